@@ -1,0 +1,74 @@
+package launcher
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+)
+
+// Mode is how a secret reaches the child (SPEC §4).
+type Mode string
+
+const (
+	ByFD  Mode = "fd"  // an inherited pipe, read once
+	ByEnv Mode = "env" // the child's environment; compatibility only
+)
+
+// ParseMode checks a --deliver value.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ByFD, ByEnv:
+		return m, nil
+	}
+	return "", fmt.Errorf("delivery mode %q: want fd or env", s)
+}
+
+// FDEnvPrefix names the variable that tells the child which descriptor
+// holds a secret: NINGEN_FD_<NAME>=N.
+const FDEnvPrefix = "NINGEN_FD_"
+
+// firstFD is the child's descriptor for the first fd delivery; 0–2 are
+// its standard streams.
+const firstFD = 3
+
+var placeholder = regexp.MustCompile(`\{\{(fd|path):([A-Za-z_][A-Za-z0-9_]*)\}\}`)
+
+// ExpandArgs replaces {{fd:NAME}} with the child's descriptor number for
+// NAME and {{path:NAME}} with /dev/fd/N. fds maps names to descriptor
+// numbers; a placeholder naming anything else is an error.
+func ExpandArgs(args []string, fds map[string]int) ([]string, error) {
+	out := make([]string, len(args))
+	for i, a := range args {
+		var bad error
+		out[i] = placeholder.ReplaceAllStringFunc(a, func(m string) string {
+			sub := placeholder.FindStringSubmatch(m)
+			fd, ok := fds[sub[2]]
+			if !ok {
+				bad = fmt.Errorf("argument %d: %s names no secret delivered by descriptor", i+1, m)
+				return m
+			}
+			if sub[1] == "path" {
+				return "/dev/fd/" + strconv.Itoa(fd)
+			}
+			return strconv.Itoa(fd)
+		})
+		if bad != nil {
+			return nil, bad
+		}
+	}
+	return out, nil
+}
+
+// FDNumbers assigns child descriptors, in order, to the secrets delivered
+// by descriptor.
+func FDNumbers(names []string, modes map[string]Mode) map[string]int {
+	fds := make(map[string]int)
+	next := firstFD
+	for _, n := range names {
+		if modes[n] == ByFD {
+			fds[n] = next
+			next++
+		}
+	}
+	return fds
+}

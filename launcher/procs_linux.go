@@ -1,0 +1,149 @@
+//go:build linux
+
+package launcher
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+func sysProcAttr(foreground bool) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{
+		Setpgid:    true,
+		Foreground: foreground,
+		Ctty:       0, // the child's stdin is the terminal
+		Pdeathsig:  syscall.SIGKILL,
+	}
+}
+
+// becomeSubreaper makes every orphan in the child's tree ningen's child.
+func becomeSubreaper() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return &os.SyscallError{Syscall: "prctl PR_SET_CHILD_SUBREAPER", Err: err}
+	}
+	return nil
+}
+
+// growPipe asks for a pipe buffer that holds the whole secret, so that the
+// write completes at once when the kernel allows it. Failure only means the
+// writer waits for the child to read.
+func growPipe(w *os.File, n int) {
+	if n <= 64<<10 {
+		return
+	}
+	if rc, err := w.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, n) })
+	}
+}
+
+// tree is one look at the process table: every descendant of ningen.
+type tree struct {
+	live    []int
+	zombies []int
+	members map[int]bool // ningen and every descendant
+}
+
+// ours reports whether pid is ningen or one of its descendants.
+func (t tree) ours(pid int) bool { return t.members[pid] }
+
+// scanTree reads /proc once and walks down from ningen.
+func scanTree() tree {
+	self := os.Getpid()
+	kids := map[int][]int{}
+	state := map[int]byte{}
+	d, err := os.Open("/proc")
+	if err != nil {
+		return tree{members: map[int]bool{self: true}}
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil {
+			continue
+		}
+		ppid, st, ok := readStat(pid)
+		if ok {
+			kids[ppid] = append(kids[ppid], pid)
+			state[pid] = st
+		}
+	}
+	t := tree{members: map[int]bool{self: true}}
+	queue := []int{self}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range kids[p] {
+			if t.members[c] {
+				continue
+			}
+			t.members[c] = true
+			queue = append(queue, c)
+			if state[c] == 'Z' {
+				t.zombies = append(t.zombies, c)
+			} else {
+				t.live = append(t.live, c)
+			}
+		}
+	}
+	return t
+}
+
+// readStat returns the parent and state of pid from /proc/PID/stat. The
+// command name may hold spaces and parentheses, so parse after the last ')'.
+func readStat(pid int) (ppid int, state byte, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+4 > len(b) {
+		return 0, 0, false
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 2 {
+		return 0, 0, false
+	}
+	ppid, err = strconv.Atoi(string(f[1]))
+	return ppid, f[0][0], err == nil
+}
+
+// errNotOurs says a pid no longer belongs to the tree: it was reused.
+var errNotOurs = errors.New("process is no longer a holder")
+
+// signalHolder signals pid through a pidfd, after checking, with the pidfd
+// held, that its parent is still ningen or a holder. A pid that died and
+// was reused by an unrelated process is never signalled.
+func signalHolder(pid int, sig syscall.Signal, ours func(int) bool) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ENOSYS) {
+		return signalRacy(pid, sig, ours)
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ppid, _, ok := readStat(pid)
+	if !ok || !ours(ppid) {
+		return errNotOurs
+	}
+	return unix.PidfdSendSignal(fd, sig, nil, 0)
+}
+
+// signalRacy is for kernels before 5.3, which have no pidfds: the check and
+// the kill are two steps, so a pid reused in between could be hit.
+func signalRacy(pid int, sig syscall.Signal, ours func(int) bool) error {
+	ppid, _, ok := readStat(pid)
+	if !ok || !ours(ppid) {
+		return errNotOurs
+	}
+	return unix.Kill(pid, sig)
+}
+
+// trackGroup is only needed where the process table cannot be walked.
+func trackGroup(int) {}

@@ -1,0 +1,47 @@
+//go:build unix && !linux
+
+package launcher
+
+import (
+	"os"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Off Linux there is no subreaper, no PDEATHSIG and no pidfd: ningen can
+// only follow the child's process group. The platform notice says so.
+
+func sysProcAttr(foreground bool) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Foreground: foreground, Ctty: 0}
+}
+
+func becomeSubreaper() error { return nil }
+
+func growPipe(*os.File, int) {}
+
+var group atomic.Int64
+
+type tree struct {
+	live    []int
+	zombies []int
+}
+
+func (tree) ours(int) bool { return true }
+
+// scanTree reports the child's process group as one holder while any
+// member of it is alive.
+func scanTree() tree {
+	g := int(group.Load())
+	if g <= 0 || unix.Kill(-g, 0) != nil {
+		return tree{}
+	}
+	return tree{live: []int{-g}}
+}
+
+func signalHolder(pid int, sig syscall.Signal, _ func(int) bool) error {
+	return unix.Kill(pid, sig)
+}
+
+func trackGroup(pgid int) { group.Store(int64(pgid)) }

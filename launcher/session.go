@@ -1,0 +1,360 @@
+//go:build unix
+
+package launcher
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/ningen-shikkaku/ningen/vault"
+	"golang.org/x/sys/unix"
+)
+
+// Errors that decide ningen's exit code before the child runs.
+var (
+	ErrNotFound      = errors.New("command not found")      // exit 127
+	ErrNotExecutable = errors.New("command not executable") // exit 126
+)
+
+// Delivery is one secret on its way to the child.
+type Delivery struct {
+	Name   string
+	Mode   Mode
+	Secret *vault.Secret
+}
+
+// Config says what to start and what to hand it.
+type Config struct {
+	Args       []string // argv, placeholders already expanded; Args[0] is looked up in PATH
+	Env        []string // the child's environment before deliveries are added
+	Deliveries []Delivery
+	Vault      *vault.Vault
+	Stdin      *os.File
+	Stdout     *os.File
+	Stderr     *os.File
+}
+
+// Session is one running child and the tree below it.
+type Session struct {
+	cfg     Config
+	pid     int
+	tty     *terminal // nil unless ningen owns the foreground of a terminal
+	pipes   []*os.File
+	writers sync.WaitGroup
+	release chan struct{} // lets the spawning thread go at the end
+
+	reapMu    sync.Mutex
+	exited    chan struct{}
+	status    unix.WaitStatus
+	onExit    func()
+	suspended bool
+}
+
+// Resolve finds the command as a shell would, mapping failures to
+// ErrNotFound (127) and ErrNotExecutable (126).
+func Resolve(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path, nil
+	}
+	if errors.Is(err, exec.ErrNotFound) {
+		return "", fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) && errors.Is(pe.Err, os.ErrNotExist) {
+		return "", fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	return "", fmt.Errorf("%s: %w", name, ErrNotExecutable)
+}
+
+// Start delivers the secrets and starts the child. onExit is called once,
+// from the reaper, when the child has exited; Status then has its code.
+func Start(cfg Config, onExit func()) (*Session, error) {
+	s := &Session{cfg: cfg, release: make(chan struct{}), exited: make(chan struct{}), onExit: onExit}
+	path, err := Resolve(cfg.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	if err := becomeSubreaper(); err != nil {
+		return nil, err
+	}
+	files, childEnds, err := s.openPipes()
+	if err != nil {
+		return nil, err
+	}
+	env, scrubEnv, err := s.childEnv()
+	if err != nil {
+		closeAll(childEnds)
+		return nil, err
+	}
+	s.tty = foregroundTerminal(cfg.Stdin)
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, syscall.SIGCHLD)
+	s.pid, err = s.spawn(path, env, files)
+	trackGroup(s.pid)
+	scrubEnv()
+	closeAll(childEnds) // the child has its copies; ningen keeps none
+	if err != nil {
+		signal.Stop(sigchld)
+		s.closePipes()
+		return nil, spawnError(cfg.Args[0], err)
+	}
+	s.startWriters()
+	go s.reapLoop(sigchld)
+	go s.jobControl()
+	return s, nil
+}
+
+// PID is the child's process id.
+func (s *Session) PID() int { return s.pid }
+
+// Interactive reports whether the child owns the terminal's foreground.
+func (s *Session) Interactive() bool { return s.tty != nil }
+
+// Forward sends sig to the child alone.
+func (s *Session) Forward(sig syscall.Signal) {
+	s.reapMu.Lock() // the pid stays the child's while it is unreaped
+	defer s.reapMu.Unlock()
+	select {
+	case <-s.exited:
+	default:
+		_ = signalHolder(s.pid, sig, func(int) bool { return true })
+	}
+}
+
+// Status is the child's exit code, 128+N when signal N killed it, and
+// whether the child has exited at all.
+func (s *Session) Status() (int, bool) {
+	select {
+	case <-s.exited:
+	default:
+		return 0, false
+	}
+	if s.status.Signaled() {
+		return 128 + int(s.status.Signal()), true
+	}
+	return s.status.ExitStatus(), true
+}
+
+// spawn forks the child from a goroutine locked to its OS thread, and keeps
+// that thread alive until Finish: PDEATHSIG fires when the forking thread
+// exits, so a thread the runtime retires must never be that parent.
+func (s *Session) spawn(path string, env []string, files []uintptr) (int, error) {
+	type result struct {
+		pid int
+		err error
+	}
+	done := make(chan result)
+	go func() {
+		runtime.LockOSThread()
+		attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sysProcAttr(s.tty != nil)}
+		pid, err := syscall.ForkExec(path, s.cfg.Args, attr)
+		done <- result{pid, err}
+		if err == nil {
+			<-s.release
+		}
+		// Returning while locked ends the thread, once nothing needs it.
+	}()
+	r := <-done
+	return r.pid, r.err
+}
+
+func spawnError(name string, err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return fmt.Errorf("%s: %w", name, ErrNotFound)
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.ENOEXEC),
+		errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("%s: %w: %w", name, ErrNotExecutable, err)
+	}
+	return fmt.Errorf("start %s: %w", name, err)
+}
+
+// childEnv adds NINGEN_FD_<NAME> for each descriptor delivery and the value
+// of each env delivery. The values are built in buffers that scrub zeroes
+// once the child has its environment.
+func (s *Session) childEnv() (env []string, scrub func(), err error) {
+	env = append([]string(nil), s.cfg.Env...)
+	var bufs [][]byte
+	scrub = func() {
+		for _, b := range bufs {
+			clear(b)
+		}
+	}
+	fd := firstFD
+	for _, d := range s.cfg.Deliveries {
+		switch d.Mode {
+		case ByFD:
+			env = append(env, fmt.Sprintf("%s%s=%d", FDEnvPrefix, d.Name, fd))
+			fd++
+		case ByEnv:
+			b := make([]byte, len(d.Name)+1+d.Secret.Len())
+			copy(b, d.Name+"=")
+			if err := s.cfg.Vault.View(d.Secret, func(v []byte) { copy(b[len(d.Name)+1:], v) }); err != nil {
+				scrub()
+				return nil, nil, err
+			}
+			bufs = append(bufs, b)
+			env = append(env, unsafe.String(&b[0], len(b)))
+		}
+	}
+	return env, scrub, nil
+}
+
+// openPipes makes one pipe per descriptor delivery. It returns the child's
+// descriptor table (0–2, then the read ends in order) and the read ends,
+// which the parent closes once the child has started.
+func (s *Session) openPipes() (files []uintptr, childEnds []*os.File, err error) {
+	files = []uintptr{s.cfg.Stdin.Fd(), s.cfg.Stdout.Fd(), s.cfg.Stderr.Fd()}
+	for _, d := range s.cfg.Deliveries {
+		if d.Mode != ByFD {
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(childEnds)
+			s.closePipes()
+			return nil, nil, fmt.Errorf("pipe for %s: %w", d.Name, err)
+		}
+		growPipe(w, d.Secret.Len())
+		childEnds = append(childEnds, r)
+		s.pipes = append(s.pipes, w)
+		files = append(files, r.Fd()) // Fd makes the child's end blocking
+	}
+	return files, childEnds, nil
+}
+
+// startWriters writes each secret into its pipe from the vault, a chunk at
+// a time, without ever blocking while holding the vault open.
+func (s *Session) startWriters() {
+	i := 0
+	for _, d := range s.cfg.Deliveries {
+		if d.Mode != ByFD {
+			continue
+		}
+		w := s.pipes[i]
+		i++
+		s.writers.Add(1)
+		go func() {
+			defer s.writers.Done()
+			_ = writeSecret(w, s.cfg.Vault, d.Secret)
+			_ = w.Close()
+		}()
+	}
+}
+
+// writeSecret copies the secret to w. The vault is held only across each
+// non-blocking write(2); the poller waits for room between them, and a
+// deadline set by CloseDeliveries ends the wait.
+func writeSecret(w *os.File, v *vault.Vault, sec *vault.Secret) error {
+	rc, err := w.SyscallConn()
+	if err != nil {
+		return err
+	}
+	off := 0
+	var werr error
+	err = rc.Write(func(fd uintptr) bool {
+		for off < sec.Len() {
+			var n int
+			if verr := v.View(sec, func(b []byte) { n, werr = unix.Write(int(fd), b[off:]) }); verr != nil {
+				werr = verr
+				return true
+			}
+			if werr == unix.EAGAIN {
+				werr = nil
+				return false
+			}
+			if werr != nil {
+				return true
+			}
+			off += n
+		}
+		return true
+	})
+	if werr != nil {
+		return werr
+	}
+	return err
+}
+
+// CloseDeliveries stops every writer that is still waiting for the child
+// to read and closes the parent's ends. It must run before the vault is
+// wiped.
+func (s *Session) CloseDeliveries() {
+	for _, w := range s.pipes {
+		_ = w.SetWriteDeadline(time.Unix(1, 0))
+	}
+	s.writers.Wait()
+	s.closePipes()
+}
+
+func (s *Session) closePipes() {
+	closeAll(s.pipes)
+	s.pipes = nil
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		_ = f.Close()
+	}
+}
+
+// reapLoop reaps on every SIGCHLD until the session is finished.
+func (s *Session) reapLoop(sigchld chan os.Signal) {
+	defer signal.Stop(sigchld)
+	s.reap()
+	for {
+		select {
+		case <-sigchld:
+			s.reap()
+		case <-s.release:
+			return
+		}
+	}
+}
+
+// reap collects every child that has changed state: the main child's exit
+// ends the session, its stop suspends ningen too, and orphans reparented to
+// ningen are simply reaped.
+func (s *Session) reap() {
+	s.reapMu.Lock()
+	defer s.reapMu.Unlock()
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WUNTRACED, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+		if pid != s.pid {
+			continue
+		}
+		if ws.Stopped() {
+			s.childStopped()
+			continue
+		}
+		s.status = ws
+		close(s.exited)
+		if s.onExit != nil {
+			go s.onExit()
+		}
+	}
+}
+
+// Finish lets go of the spawning thread and the reaper. Call it after the
+// holders are dead.
+func (s *Session) Finish() {
+	select {
+	case <-s.release:
+	default:
+		close(s.release)
+	}
+	s.tty.restore()
+}

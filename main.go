@@ -1,0 +1,64 @@
+// Command ningen wraps one command for one session: it loads secrets into
+// locked memory, hands them to the child without the environment or argv,
+// supervises the child's whole tree and, when the session ends, kills every
+// holder, wipes every secret and exits, once, in that order.
+package main
+
+import (
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+// Exit codes of SPEC §5, after tini and coreutils.
+const (
+	exitUsage         = 2
+	exitSetup         = 125
+	exitNotExecutable = 126
+	exitNotFound      = 127
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// CLI is ningen's grammar.
+type CLI struct {
+	Run     RunCmd     `cmd:"" help:"Run COMMAND for one session with secrets delivered to it."`
+	Check   CheckCmd   `cmd:"" help:"Report which guarantees hold on this host."`
+	Version VersionCmd `cmd:"" help:"Print the version."`
+}
+
+// VersionCmd prints the version.
+type VersionCmd struct{}
+
+// Run prints the version.
+func (VersionCmd) Run() error {
+	_, err := os.Stdout.WriteString("ningen " + version + "\n")
+	return err
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run parses args and runs the command, returning the exit code. A session
+// that ends normally never returns: the kill sequence exits ningen itself.
+func run(args []string) int {
+	var cli CLI
+	parser, err := kong.New(&cli,
+		kong.Name("ningen"),
+		kong.Description("Session-bound secrets for one command: locked memory in, every holder killed and every secret wiped on the way out."),
+		kong.UsageOnError(),
+		kong.Exit(func(code int) { os.Exit(code) }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+	if err != nil {
+		return fail(err)
+	}
+	ctx, err := parser.Parse(args)
+	if err != nil {
+		errorf("%v", err)
+		return exitUsage
+	}
+	return fail(ctx.Run())
+}

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ningen-shikkaku/ningen/hardening"
+	"github.com/ningen-shikkaku/ningen/launcher"
+	"github.com/ningen-shikkaku/ningen/signals"
+	"github.com/ningen-shikkaku/ningen/vault"
+)
+
+// RunCmd is `ningen run`.
+type RunCmd struct {
+	Secret        []string      `short:"s" sep:"none" placeholder:"NAME=SOURCE" help:"Load secret NAME from SOURCE: file:PATH, env:VAR, exec:CMD, stdin, prompt[:TEXT] or fd:N. Repeatable."`
+	Deliver       []string      `sep:"none" placeholder:"[NAME=]MODE" help:"How secrets reach the child: fd (a pipe, named by NINGEN_FD_<NAME>; the default) or env (its environment: visible in /proc). NAME=MODE sets one secret. Repeatable."`
+	Env           []string      `sep:"none" placeholder:"NAME" help:"Deliver secret NAME through the environment (same as --deliver NAME=env). Repeatable."`
+	Raw           []string      `sep:"none" placeholder:"NAME" help:"Keep secret NAME's bytes as read: do not trim one trailing newline. Repeatable."`
+	TTL           time.Duration `name:"ttl" placeholder:"DURATION" help:"End the session after DURATION (exit 124)."`
+	Grace         time.Duration `default:"2s" placeholder:"DURATION" help:"How long holders get between SIGTERM and SIGKILL; 0 kills at once."`
+	MaxSecretSize ByteSize      `default:"64KiB" placeholder:"SIZE" help:"Largest secret accepted (e.g. 64KiB, 2MiB)."`
+	ExecTimeout   time.Duration `default:"30s" placeholder:"DURATION" help:"How long an exec: source may run."`
+	LogFormat     string        `enum:"text,json" default:"text" help:"Audit line format on stderr: text or json."`
+	Quiet         bool          `short:"q" help:"No audit lines; warnings and errors still go to stderr."`
+	Command       []string      `arg:"" passthrough:"partial" help:"The command to run, after --."`
+}
+
+// plan is a validated run command: everything checked before any secret is
+// read, so usage errors exit 2 with nothing loaded.
+type plan struct {
+	specs []vault.Spec
+	modes map[string]launcher.Mode
+	raw   map[string]bool
+	args  []string
+	fds   map[string]int
+}
+
+func (r *RunCmd) plan() (*plan, error) {
+	p := &plan{modes: map[string]launcher.Mode{}, raw: map[string]bool{}}
+	stdin := 0
+	for _, s := range r.Secret {
+		spec, err := vault.ParseSpec(s)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if p.modes[spec.Name] != "" {
+			return nil, usagef("secret %s is given twice", spec.Name)
+		}
+		if spec.Source.Kind == vault.FromStdin {
+			stdin++
+		}
+		p.specs = append(p.specs, spec)
+		p.modes[spec.Name] = launcher.ByFD
+	}
+	if stdin > 1 {
+		return nil, usagef("only one secret can come from stdin")
+	}
+	if err := r.applyModes(p); err != nil {
+		return nil, err
+	}
+	for _, name := range r.Raw {
+		if p.modes[name] == "" {
+			return nil, usagef("--raw %s: no such secret", name)
+		}
+		p.raw[name] = true
+	}
+	return p, r.expand(p)
+}
+
+func (r *RunCmd) applyModes(p *plan) error {
+	defaultMode := launcher.ByFD
+	set := map[string]launcher.Mode{}
+	for _, d := range r.Deliver {
+		name, m, hasName := strings.Cut(d, "=")
+		if !hasName {
+			m = name
+		}
+		mode, err := launcher.ParseMode(m)
+		if err != nil {
+			return usageError{err}
+		}
+		if !hasName {
+			defaultMode = mode
+		} else {
+			set[name] = mode
+		}
+	}
+	for _, name := range r.Env {
+		set[name] = launcher.ByEnv
+	}
+	for name := range p.modes {
+		p.modes[name] = defaultMode
+	}
+	for name, mode := range set {
+		if p.modes[name] == "" {
+			return usagef("delivery for %s: no such secret", name)
+		}
+		p.modes[name] = mode
+	}
+	return nil
+}
+
+func (r *RunCmd) expand(p *plan) error {
+	if len(r.Command) > 0 && r.Command[0] == "--" {
+		r.Command = r.Command[1:] // kong keeps the "--" that ends ningen's flags
+	}
+	if len(r.Command) == 0 {
+		return usagef("no command given: ningen run [flags] -- COMMAND [ARGS...]")
+	}
+	names := make([]string, len(p.specs))
+	for i, s := range p.specs {
+		names[i] = s.Name
+	}
+	p.fds = launcher.FDNumbers(names, p.modes)
+	args, err := launcher.ExpandArgs(r.Command, p.fds)
+	if err != nil {
+		return usageError{err}
+	}
+	p.args = args
+	return nil
+}
+
+// Run is the whole session, in order: check the command line, harden,
+// arm the triggers, load every secret, start the child, run the kill
+// sequence when a trigger fires. It returns only when the session could
+// not start; the sequence exits ningen itself.
+func (r *RunCmd) Run() error {
+	p, err := r.plan()
+	if err != nil {
+		return err
+	}
+	if err := hardening.AtStart(); err != nil {
+		return fmt.Errorf("harden ningen: %w", err)
+	}
+	audit := auditor{json: r.LogFormat == "json", quiet: r.Quiet}
+	platformNotice()
+	seq := &signals.Sequence{Grace: r.Grace, Exit: signals.Die, Audit: audit.step}
+	done := make(chan struct{})
+	holders := &sessionHolders{}
+	signals.Watch(seq, signals.WatchOptions{Forward: holders.forward, Interactive: holders.interactive, Done: done})
+
+	v := vault.New()
+	if err := r.load(v, p, seq); err != nil {
+		_, _ = v.Close()
+		return err
+	}
+	sess, err := launcher.Start(r.config(v, p), func() { seq.Fire(signals.Trigger{Cause: signals.ChildExited}) })
+	if err != nil {
+		_, _ = v.Close()
+		return err
+	}
+	holders.set(sess)
+	seq.Holders = holders
+	seq.Wipe = func() (int, error) { sess.CloseDeliveries(); return v.Close() }
+	if r.TTL > 0 {
+		time.AfterFunc(r.TTL, func() { seq.Fire(signals.Trigger{Cause: signals.TTL}) })
+	}
+	audit.event("start", field{"child", sess.PID()}, field{"secrets", len(p.specs)},
+		field{"locked", v.Locked()}, field{"tracking", "subreaper"}, field{"vault", "locked"},
+		field{"interactive", sess.Interactive()})
+	seq.Run()
+	close(done)
+	return nil
+}
+
+// load reads every secret. A trigger that fires meanwhile aborts the start.
+func (r *RunCmd) load(v *vault.Vault, p *plan, seq *signals.Sequence) error {
+	for _, s := range p.specs {
+		o := vault.LoadOptions{MaxSize: int(r.MaxSecretSize), Raw: p.raw[s.Name], ExecTimeout: r.ExecTimeout}
+		if _, err := v.Load(s.Name, s.Source, o); err != nil {
+			return err
+		}
+		if seq.Fired() {
+			return fmt.Errorf("a trigger fired while secrets were loading; nothing was started")
+		}
+	}
+	for name, mode := range p.modes {
+		if mode == launcher.ByEnv {
+			warningf("secret %s goes into the child's environment: any process of the same user can read it in /proc/PID/environ", name)
+		}
+	}
+	return nil
+}
+
+func (r *RunCmd) config(v *vault.Vault, p *plan) launcher.Config {
+	var ds []launcher.Delivery
+	for _, s := range v.Secrets() {
+		ds = append(ds, launcher.Delivery{Name: s.Name, Mode: p.modes[s.Name], Secret: s})
+	}
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, launcher.FDEnvPrefix)
+	})
+	return launcher.Config{
+		Args: p.args, Env: env, Deliveries: ds, Vault: v,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+	}
+}
+
+// platformNotice is loud on purpose: off Linux, several guarantees are gone.
+func platformNotice() {
+	missing := hardening.Missing()
+	if len(missing) == 0 {
+		return
+	}
+	warningf("on %s these guarantees do not hold:", runtime.GOOS)
+	for _, m := range missing {
+		warningf("  %s", m)
+	}
+}
+
+// step formats one audit line of the kill sequence.
+func (a auditor) step(s signals.Step) {
+	fs := []field{{"trigger", s.Trigger.String()}}
+	switch s.Name {
+	case "kill":
+		fs = append(fs, field{"signaled", s.Signaled}, field{"killed", s.Killed}, field{"took", s.Took})
+	case "wipe":
+		fs = append(fs, field{"bytes", s.Bytes}, field{"took", s.Took})
+	case "exit":
+		fs = append(fs, field{"code", s.Exit.Code})
+		if s.Exit.Signal != 0 {
+			fs = append(fs, field{"signal", signals.SignalName(s.Exit.Signal)})
+		}
+	}
+	if s.Err != nil {
+		fs = append(fs, field{"error", s.Err})
+	}
+	a.event(s.Name, fs...)
+}
+
+// sessionHolders adapts the session to the sequence, and lets the signal
+// watcher, armed before the child exists, reach it once it does.
+type sessionHolders struct {
+	p atomic.Pointer[launcher.Session]
+}
+
+func (h *sessionHolders) set(s *launcher.Session) { h.p.Store(s) }
+
+func (h *sessionHolders) forward(sig syscall.Signal) {
+	if s := h.p.Load(); s != nil {
+		s.Forward(sig)
+	}
+}
+
+func (h *sessionHolders) interactive() bool {
+	s := h.p.Load()
+	return s != nil && s.Interactive()
+}
+
+func (h *sessionHolders) Signal(sig syscall.Signal) int { return h.p.Load().Signal(sig) }
+func (h *sessionHolders) Gone() <-chan struct{}         { return h.p.Load().Gone() }
+func (h *sessionHolders) Status() (int, bool)           { return h.p.Load().Status() }
+
+// Kill kills every holder, then lets go of the terminal and the spawning
+// thread: nothing of the session is left to hold them for.
+func (h *sessionHolders) Kill() (int, error) {
+	s := h.p.Load()
+	n, err := s.Kill()
+	s.Finish()
+	return n, err
+}

@@ -1,0 +1,80 @@
+package signals
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Forwarded are the signals passed on to the child untouched. It is an
+// explicit list: the runtime's own signals (SIGURG for preemption, SIGCHLD)
+// are never forwarded.
+var Forwarded = []os.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
+
+// Ending are the signals that fire the sequence. SIGINT is one only when
+// the session is not interactive: with a terminal, Ctrl-C is the child's.
+var Ending = []os.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGINT}
+
+// WatchOptions say which triggers to arm.
+type WatchOptions struct {
+	TTL         time.Duration            // 0: none
+	Interactive func() bool              // true: SIGINT goes to the child, not the sequence
+	Forward     func(sig syscall.Signal) // sends a signal to the child
+	Done        <-chan struct{}          // closed when the watchers may stop
+}
+
+// Watch arms every trigger of SPEC §5 except the child's exit, which the
+// launcher reports: the ending signals, the TTL, and the death of ningen's
+// parent. It also catches SIGPIPE so that an audit line written to a closed
+// stderr cannot kill ningen mid-sequence (a caught signal, unlike an
+// ignored one, is reset for the child on exec).
+func Watch(s *Sequence, o WatchOptions) {
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch, append(append([]os.Signal{syscall.SIGPIPE}, Ending...), Forwarded...)...)
+	go func() {
+		for {
+			select {
+			case sig := <-ch:
+				dispatch(s, o, sig.(syscall.Signal))
+			case <-o.Done:
+				return
+			}
+		}
+	}()
+	if o.TTL > 0 {
+		t := time.AfterFunc(o.TTL, func() { s.Fire(Trigger{Cause: TTL}) })
+		go func() { <-o.Done; t.Stop() }()
+	}
+	watchParent(func() { s.Fire(Trigger{Cause: ParentDied}) }, o.Done)
+}
+
+func dispatch(s *Sequence, o WatchOptions, sig syscall.Signal) {
+	switch {
+	case sig == syscall.SIGPIPE:
+	case sig == syscall.SIGINT && o.Interactive != nil && o.Interactive(),
+		sig == syscall.SIGUSR1, sig == syscall.SIGUSR2, sig == syscall.SIGWINCH:
+		if o.Forward != nil {
+			o.Forward(sig)
+		}
+	default:
+		s.Fire(Trigger{Cause: Signal, Signal: sig})
+	}
+}
+
+// SignalName is the conventional name: SIGTERM, SIGINT, ...
+func SignalName(sig syscall.Signal) string {
+	for name, s := range names {
+		if s == sig {
+			return name
+		}
+	}
+	return "SIG" + sig.String()
+}
+
+var names = map[string]syscall.Signal{
+	"SIGHUP": syscall.SIGHUP, "SIGINT": syscall.SIGINT, "SIGQUIT": syscall.SIGQUIT,
+	"SIGKILL": syscall.SIGKILL, "SIGTERM": syscall.SIGTERM, "SIGUSR1": syscall.SIGUSR1,
+	"SIGUSR2": syscall.SIGUSR2, "SIGWINCH": syscall.SIGWINCH, "SIGSEGV": syscall.SIGSEGV,
+	"SIGPIPE": syscall.SIGPIPE, "SIGSYS": syscall.SIGSYS, "SIGABRT": syscall.SIGABRT,
+}

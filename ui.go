@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ningen-shikkaku/ningen/launcher"
+	"github.com/ningen-shikkaku/ningen/vault"
+)
+
+// This file is the one place that formats what the user sees on stderr.
+
+func errorf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "ningen: error: "+format+"\n", a...)
+}
+
+func warningf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "ningen: warning: "+format+"\n", a...)
+}
+
+func hintf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "ningen: hint: "+format+"\n", a...)
+}
+
+// usageError is a mistake in the command line found after parsing.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// fail prints err, with a hint where there is one, and returns the exit
+// code it maps to. nil is 0.
+func fail(err error) int {
+	if err == nil {
+		return 0
+	}
+	errorf("%v", err)
+	var le *vault.LockError
+	if errors.As(err, &le) {
+		hintf("%s", le.Hint())
+	}
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, launcher.ErrNotFound):
+		return exitNotFound
+	case errors.Is(err, launcher.ErrNotExecutable):
+		return exitNotExecutable
+	}
+	return exitSetup
+}
+
+// auditor writes one line per audit event, as text or JSON. Fields keep
+// their order; values are counts, names and durations, never secrets.
+type auditor struct {
+	json  bool
+	quiet bool
+}
+
+type field struct {
+	key string
+	val any
+}
+
+func (a auditor) event(event string, fields ...field) {
+	if a.quiet {
+		return
+	}
+	if a.json {
+		a.writeJSON(event, fields)
+		return
+	}
+	var b strings.Builder
+	b.WriteString("ningen: audit event=" + event)
+	for _, f := range fields {
+		fmt.Fprintf(&b, " %s=%s", f.key, textValue(f.val))
+	}
+	fmt.Fprintln(os.Stderr, b.String())
+}
+
+func (a auditor) writeJSON(event string, fields []field) {
+	var b strings.Builder
+	b.WriteString(`{"ningen":"audit","event":` + quoteJSON(event))
+	for _, f := range fields {
+		v := f.val
+		switch x := v.(type) {
+		case time.Duration:
+			v = float64(x.Microseconds()) / 1000 // milliseconds
+		case error:
+			v = x.Error()
+		}
+		val, _ := json.Marshal(v)
+		b.WriteString("," + quoteJSON(f.key) + ":" + string(val))
+	}
+	b.WriteString("}")
+	fmt.Fprintln(os.Stderr, b.String())
+}
+
+func textValue(v any) string {
+	switch x := v.(type) {
+	case time.Duration:
+		return x.Round(time.Microsecond).String()
+	case string:
+		if strings.ContainsAny(x, " \"=") || x == "" {
+			return quoteJSON(x)
+		}
+		return x
+	case error:
+		return quoteJSON(x.Error())
+	}
+	return fmt.Sprint(v)
+}
+
+func quoteJSON(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

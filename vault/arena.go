@@ -1,0 +1,107 @@
+//go:build unix
+
+package vault
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+var pageSize = os.Getpagesize()
+
+// arena is one mapping: a guard page, the data pages, a guard page.
+// Secrets are packed into data with a bump pointer.
+type arena struct {
+	mapping []byte // the whole mapping, guards included
+	data    []byte // the locked pages between the guards
+	used    int    // bytes of data handed out
+	live    int    // regions still in use; 0 means the arena can go
+}
+
+// newArena maps, fences, locks and advises an arena with at least n bytes
+// of data. On any failure nothing stays mapped.
+func newArena(n int) (*arena, error) {
+	dataLen := roundUp(n, pageSize)
+	m, err := unix.Mmap(-1, 0, dataLen+2*pageSize, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON)
+	if err != nil {
+		return nil, fmt.Errorf("map %d bytes: %w", dataLen, err)
+	}
+	a := &arena{mapping: m, data: m[pageSize : pageSize+dataLen : pageSize+dataLen]}
+	if err := a.protect(); err != nil {
+		_ = unix.Munmap(m)
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *arena) protect() error {
+	if err := unix.Mprotect(a.data, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+		return fmt.Errorf("open data pages: %w", err)
+	}
+	if err := unix.Mlock(a.data); err != nil {
+		return &LockError{Need: len(a.data), Err: err}
+	}
+	if err := adviseNoDump(a.data); err != nil {
+		_ = unix.Munlock(a.data)
+		return err
+	}
+	return nil
+}
+
+// destroy wipes, verifies, unlocks and unmaps the arena. It reports the
+// bytes wiped and an error if the read-back found a non-zero byte.
+func (a *arena) destroy() (int, error) {
+	n := len(a.data)
+	wipe(a.data)
+	if !isZero(a.data) {
+		return n, fmt.Errorf("wipe verification failed on %d bytes", n)
+	}
+	var errs []error
+	if err := unix.Munlock(a.data); err != nil {
+		errs = append(errs, fmt.Errorf("unlock: %w", err))
+	}
+	if err := unix.Munmap(a.mapping); err != nil {
+		errs = append(errs, fmt.Errorf("unmap: %w", err))
+	}
+	a.mapping, a.data = nil, nil
+	if len(errs) > 0 {
+		return n, errs[0]
+	}
+	return n, nil
+}
+
+// wipe overwrites b with zeroes. The memory lives outside the Go heap and is
+// read back by isZero, so the stores cannot be elided.
+func wipe(b []byte) { clear(b) }
+
+// isZero reports whether every byte of b is zero, reading it a word at a
+// time. The unsafe view is sound: arena data starts on a page boundary and
+// regions are only ever checked from an 8-byte aligned start or bytewise.
+func isZero(b []byte) bool {
+	head := len(b) &^ 7
+	if head > 0 && uintptr(unsafe.Pointer(&b[0]))%8 == 0 {
+		words := unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), head/8)
+		for _, w := range words {
+			if w != 0 {
+				return false
+			}
+		}
+		b = b[head:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func roundUp(n, to int) int {
+	if n <= 0 {
+		return to
+	}
+	return (n + to - 1) / to * to
+}

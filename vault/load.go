@@ -1,0 +1,227 @@
+//go:build unix
+
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultMaxSize is the largest secret accepted unless raised (SPEC §3).
+const DefaultMaxSize = 64 << 10
+
+// LoadOptions tune one Load.
+type LoadOptions struct {
+	MaxSize     int           // largest value accepted; 0 means DefaultMaxSize
+	Raw         bool          // keep a trailing newline
+	ExecTimeout time.Duration // how long an exec source may run; 0 means 30s
+	Stdin       *os.File      // the stdin source; nil means os.Stdin
+	Stderr      *os.File      // where an exec source's stderr goes; nil means os.Stderr
+	TTY         string        // the terminal for prompts; "" means /dev/tty
+}
+
+// SourceError says which secret and which source failed. It never carries
+// the value, nor an exec source's output.
+type SourceError struct {
+	Name   string
+	Source Source
+	Err    error
+}
+
+func (e *SourceError) Error() string {
+	return fmt.Sprintf("secret %s from %s: %v", e.Name, e.Source, e.Err)
+}
+
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// Errors a source can end in.
+var (
+	ErrEmpty    = errors.New("the value is empty")
+	ErrTooLarge = errors.New("the value is larger than the size limit")
+)
+
+// Load reads one secret from src straight into locked memory.
+func (v *Vault) Load(name string, src Source, o LoadOptions) (*Secret, error) {
+	if o.MaxSize <= 0 {
+		o.MaxSize = DefaultMaxSize
+	}
+	s, err := v.load(name, src, o)
+	if err != nil {
+		return nil, &SourceError{Name: name, Source: src, Err: err}
+	}
+	return s, nil
+}
+
+func (v *Vault) load(name string, src Source, o LoadOptions) (*Secret, error) {
+	switch src.Kind {
+	case FromFile:
+		return v.loadFile(name, src.Arg, o)
+	case FromEnv:
+		return v.loadEnv(name, src.Arg, o)
+	case FromExec:
+		return v.loadExec(name, src.Arg, o)
+	case FromStdin:
+		in := o.Stdin
+		if in == nil {
+			in = os.Stdin
+		}
+		return v.fill(name, in, 0, o)
+	case FromPrompt:
+		return v.loadPrompt(name, src.Arg, o)
+	case FromFD:
+		return v.loadFD(name, src.Arg, o)
+	}
+	return nil, fmt.Errorf("unknown source kind %q", src.Kind)
+}
+
+func (v *Vault) loadFile(name, path string, o LoadOptions) (*Secret, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	hint := 0
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		if fi.Size() > int64(o.MaxSize)+2 {
+			return nil, fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLarge, fi.Size(), o.MaxSize)
+		}
+		hint = int(fi.Size())
+	}
+	return v.fill(name, f, hint, o)
+}
+
+func (v *Vault) loadFD(name, arg string, o LoadOptions) (*Secret, error) {
+	fd, _ := strconv.Atoi(arg) // ParseSource checked it
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+		return nil, fmt.Errorf("descriptor %d is not open: %w", fd, err)
+	}
+	f := os.NewFile(uintptr(fd), "fd:"+arg)
+	defer f.Close()
+	return v.fill(name, f, 0, o)
+}
+
+// loadEnv copies the variable's value from ningen's environment block, then
+// overwrites that block in place and removes the variable, so neither
+// /proc/PID/environ nor the child's environment shows it. The runtime's
+// environment strings point into the block itself, so no copy is left.
+func (v *Vault) loadEnv(name, key string, o LoadOptions) (*Secret, error) {
+	val, ok := syscall.Getenv(key)
+	if !ok {
+		return nil, fmt.Errorf("variable %s is not set", key)
+	}
+	s, err := v.fill(name, strings.NewReader(val), len(val), o)
+	scrub(val)
+	if uerr := os.Unsetenv(key); uerr != nil && err == nil {
+		err = uerr
+	}
+	return s, err
+}
+
+func (v *Vault) loadExec(name, command string, o LoadOptions) (*Secret, error) {
+	timeout := o.ExecTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := execCommand(ctx, command, w, o.Stderr)
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return nil, err
+	}
+	_ = r.SetReadDeadline(time.Now().Add(timeout))
+	s, ferr := v.fill(name, r, 0, o)
+	werr := cmd.Wait()
+	switch {
+	case ctx.Err() != nil || errors.Is(ferr, os.ErrDeadlineExceeded):
+		err = fmt.Errorf("timed out after %s", timeout)
+	case werr != nil:
+		err = exitError(werr)
+	default:
+		return s, ferr
+	}
+	if s != nil {
+		v.drop(s)
+	}
+	return nil, err
+}
+
+// execCommand runs command with /bin/sh -c in its own process group, so a
+// timeout kills whatever it started too.
+func execCommand(ctx context.Context, command string, stdout, stderr *os.File) *exec.Cmd {
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	return cmd
+}
+
+func exitError(err error) error {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return fmt.Errorf("the command was killed by %s", ws.Signal())
+	}
+	return fmt.Errorf("the command exited with status %d", ee.ExitCode())
+}
+
+func (v *Vault) loadPrompt(name, text string, o LoadOptions) (*Secret, error) {
+	path := o.TTY
+	if path == "" {
+		path = "/dev/tty"
+	}
+	tty, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the terminal: %w", err)
+	}
+	defer tty.Close()
+	if text == "" {
+		text = name + ": "
+	}
+	restore, err := echoOff(int(tty.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("turn terminal echo off: %w", err)
+	}
+	defer restore()
+	if _, err := io.WriteString(tty, text); err != nil {
+		return nil, err
+	}
+	o.Raw = false // the newline ends the answer; it is never part of it
+	s, err := v.fill(name, lineReader{tty}, 0, o)
+	_, _ = io.WriteString(tty, "\n")
+	return s, err
+}
+
+// lineReader ends at the first newline: a terminal in canonical mode hands
+// over one line per read, straight into the caller's buffer.
+type lineReader struct{ r io.Reader }
+
+func (l lineReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if err == nil && n > 0 && p[n-1] == '\n' {
+		err = io.EOF
+	}
+	return n, err
+}

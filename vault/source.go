@@ -1,0 +1,93 @@
+package vault
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Kind names where a secret comes from (SPEC §3).
+type Kind string
+
+const (
+	FromFile   Kind = "file"
+	FromEnv    Kind = "env"
+	FromExec   Kind = "exec"
+	FromStdin  Kind = "stdin"
+	FromPrompt Kind = "prompt"
+	FromFD     Kind = "fd"
+)
+
+// Source is a parsed SOURCE: a kind and its argument. It never holds a value.
+type Source struct {
+	Kind Kind
+	Arg  string // path, variable, command, prompt text or descriptor number
+}
+
+// String names the source for messages; it is safe to print.
+func (s Source) String() string {
+	if s.Arg == "" {
+		return string(s.Kind)
+	}
+	return string(s.Kind) + ":" + s.Arg
+}
+
+// Spec is one -s NAME=SOURCE.
+type Spec struct {
+	Name   string
+	Source Source
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ValidName reports whether name may name a secret.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// ParseSpec parses NAME=SOURCE.
+func ParseSpec(s string) (Spec, error) {
+	name, src, ok := strings.Cut(s, "=")
+	if !ok {
+		return Spec{}, fmt.Errorf("secret %q: want NAME=SOURCE", s)
+	}
+	if !ValidName(name) {
+		return Spec{}, fmt.Errorf("secret name %q: want [A-Za-z_][A-Za-z0-9_]*", name)
+	}
+	source, err := ParseSource(src)
+	if err != nil {
+		return Spec{}, fmt.Errorf("secret %s: %w", name, err)
+	}
+	return Spec{Name: name, Source: source}, nil
+}
+
+// ParseSource parses one SOURCE of the table in SPEC §3.
+func ParseSource(s string) (Source, error) {
+	kind, arg, hasArg := strings.Cut(s, ":")
+	src := Source{Kind: Kind(kind), Arg: arg}
+	switch src.Kind {
+	case FromStdin:
+		if hasArg {
+			return Source{}, fmt.Errorf("source %q: stdin takes no argument", s)
+		}
+		return src, nil
+	case FromPrompt:
+		return src, nil
+	case FromFile, FromExec:
+		if arg == "" {
+			return Source{}, fmt.Errorf("source %q: %s needs an argument", s, kind)
+		}
+		return src, nil
+	case FromEnv:
+		if !ValidName(arg) {
+			return Source{}, fmt.Errorf("source %q: env needs a variable name", s)
+		}
+		return src, nil
+	case FromFD:
+		n, err := strconv.Atoi(arg)
+		if err != nil || n < 0 || strconv.Itoa(n) != arg {
+			return Source{}, fmt.Errorf("source %q: fd needs a descriptor number", s)
+		}
+		return src, nil
+	}
+	return Source{}, fmt.Errorf("source %q: unknown kind (want file:, env:, exec:, stdin, prompt[:TEXT] or fd:)", s)
+}
