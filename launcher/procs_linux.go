@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -51,24 +52,93 @@ type tree struct {
 // ours reports whether pid is ningen or one of its descendants.
 func (t tree) ours(pid int) bool { return t.members[pid] }
 
-// scanTree reads /proc once and walks down from ningen.
+// scanTree walks down from ningen. Where the kernel lists each thread's
+// children (CONFIG_PROC_CHILDREN) it reads only the tree itself; otherwise
+// it reads every /proc/PID/stat once.
 func scanTree() tree {
+	if haveChildren() {
+		return walkChildren()
+	}
+	return walkAll()
+}
+
+var haveChildren = sync.OnceValue(func() bool {
+	_, err := os.Stat("/proc/self/task/" + strconv.Itoa(unix.Gettid()) + "/children")
+	return err == nil
+})
+
+func walkChildren() tree {
+	self := os.Getpid()
+	t := tree{members: map[int]bool{self: true}}
+	queue := []int{self}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range childrenOf(p) {
+			if t.members[c] {
+				continue
+			}
+			t.members[c] = true
+			queue = append(queue, c)
+			t.add(c, stateOf(c))
+		}
+	}
+	return t
+}
+
+// childrenOf lists pid's children from every one of its threads: a child
+// belongs to the thread that forked it.
+func childrenOf(pid int) []int {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
+	tasks, err := readNames(dir)
+	if err != nil {
+		return nil
+	}
+	var kids []int
+	for _, tid := range tasks {
+		b, err := os.ReadFile(dir + tid + "/children")
+		if err != nil {
+			continue
+		}
+		for _, f := range bytes.Fields(b) {
+			if c, err := strconv.Atoi(string(f)); err == nil {
+				kids = append(kids, c)
+			}
+		}
+	}
+	return kids
+}
+
+func stateOf(pid int) byte {
+	_, st, ok := readStat(pid)
+	if !ok {
+		return 'X' // gone since it was listed
+	}
+	return st
+}
+
+func (t *tree) add(pid int, state byte) {
+	switch state {
+	case 'Z':
+		t.zombies = append(t.zombies, pid)
+	case 'X':
+	default:
+		t.live = append(t.live, pid)
+	}
+}
+
+// walkAll reads the parent of every process and walks down from ningen.
+func walkAll() tree {
 	self := os.Getpid()
 	kids := map[int][]int{}
 	state := map[int]byte{}
-	d, err := os.Open("/proc")
-	if err != nil {
-		return tree{members: map[int]bool{self: true}}
-	}
-	names, _ := d.Readdirnames(-1)
-	d.Close()
+	names, _ := readNames("/proc")
 	for _, name := range names {
 		pid, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
-		ppid, st, ok := readStat(pid)
-		if ok {
+		if ppid, st, ok := readStat(pid); ok {
 			kids[ppid] = append(kids[ppid], pid)
 			state[pid] = st
 		}
@@ -79,19 +149,23 @@ func scanTree() tree {
 		p := queue[0]
 		queue = queue[1:]
 		for _, c := range kids[p] {
-			if t.members[c] {
-				continue
-			}
-			t.members[c] = true
-			queue = append(queue, c)
-			if state[c] == 'Z' {
-				t.zombies = append(t.zombies, c)
-			} else {
-				t.live = append(t.live, c)
+			if !t.members[c] {
+				t.members[c] = true
+				queue = append(queue, c)
+				t.add(c, state[c])
 			}
 		}
 	}
 	return t
+}
+
+func readNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
 }
 
 // readStat returns the parent and state of pid from /proc/PID/stat. The

@@ -159,6 +159,8 @@ func (s *Sequence) kill(t Trigger) {
 	step := Step{Name: "kill", Trigger: t}
 	if s.Grace > 0 {
 		step.Signaled = s.Holders.Signal(politeSignal(t))
+	}
+	if step.Signaled > 0 {
 		select {
 		case <-s.Holders.Gone():
 		case <-s.Clock.After(s.Grace):
