@@ -82,7 +82,13 @@ func (a auditor) event(event string, fields ...field) {
 	for _, f := range fields {
 		fmt.Fprintf(&b, " %s=%s", f.key, textValue(f.val))
 	}
-	fmt.Fprintln(os.Stderr, b.String())
+	a.write(b.String())
+}
+
+// write puts one line on stderr; during a session the child may own the
+// terminal's foreground, so the write must not stop ningen.
+func (a auditor) write(line string) {
+	launcher.WithoutTTOU(func() { fmt.Fprintln(os.Stderr, line) })
 }
 
 func (a auditor) writeJSON(event string, fields []field) {
@@ -100,7 +106,7 @@ func (a auditor) writeJSON(event string, fields []field) {
 		b.WriteString("," + quoteJSON(f.key) + ":" + string(val))
 	}
 	b.WriteString("}")
-	fmt.Fprintln(os.Stderr, b.String())
+	a.write(b.String())
 }
 
 func textValue(v any) string {

@@ -13,9 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func sysProcAttr(foreground bool) *syscall.SysProcAttr {
+func sysProcAttr(foreground, ownGroup bool) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
-		Setpgid:    true,
+		Setpgid:    ownGroup,
 		Foreground: foreground,
 		Ctty:       0, // the child's stdin is the terminal
 		Pdeathsig:  syscall.SIGKILL,

@@ -13,8 +13,8 @@ import (
 // Off Linux there is no subreaper, no PDEATHSIG and no pidfd: ningen can
 // only follow the child's process group. The platform notice says so.
 
-func sysProcAttr(foreground bool) *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Foreground: foreground, Ctty: 0}
+func sysProcAttr(foreground, ownGroup bool) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: ownGroup, Foreground: foreground, Ctty: 0}
 }
 
 func becomeSubreaper() error { return nil }

@@ -44,12 +44,13 @@ type Config struct {
 
 // Session is one running child and the tree below it.
 type Session struct {
-	cfg     Config
-	pid     int
-	tty     *terminal // nil unless ningen owns the foreground of a terminal
-	pipes   []*os.File
-	writers sync.WaitGroup
-	release chan struct{} // lets the spawning thread go at the end
+	cfg      Config
+	pid      int
+	tty      *terminal // nil unless ningen owns the foreground of a terminal
+	ownGroup bool
+	pipes    []*os.File
+	writers  sync.WaitGroup
+	release  chan struct{} // lets the spawning thread go at the end
 
 	reapMu    sync.Mutex
 	exited    chan struct{}
@@ -96,6 +97,10 @@ func Start(cfg Config, onExit func()) (*Session, error) {
 		return nil, err
 	}
 	s.tty = foregroundTerminal(cfg.Stdin)
+	// A ningen started in the background of a terminal leaves the child in
+	// its own process group, so the shell's job control (SIGTTIN, fg)
+	// covers both; everywhere else the child gets a group of its own.
+	s.ownGroup = s.tty != nil || !isTerminal(cfg.Stdin)
 	sigchld := make(chan os.Signal, 1)
 	signal.Notify(sigchld, syscall.SIGCHLD)
 	s.pid, err = s.spawn(path, env, files)
@@ -155,7 +160,7 @@ func (s *Session) spawn(path string, env []string, files []uintptr) (int, error)
 	done := make(chan result)
 	go func() {
 		runtime.LockOSThread()
-		attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sysProcAttr(s.tty != nil)}
+		attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sysProcAttr(s.tty != nil, s.ownGroup)}
 		pid, err := syscall.ForkExec(path, s.cfg.Args, attr)
 		done <- result{pid, err}
 		if err == nil {

@@ -18,6 +18,15 @@ type terminal struct {
 	childSet *unix.Termios // the child's settings while it is suspended
 }
 
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), getTermios)
+	return err == nil
+}
+
+// WithoutTTOU runs fn, a write to the terminal, so that it goes through
+// even while the child owns the foreground and the terminal has tostop set.
+func WithoutTTOU(fn func()) { withTTOUBlocked(fn) }
+
 // foregroundTerminal returns the terminal when stdin is one and ningen's
 // process group owns its foreground. A ningen started in the background
 // never takes the terminal.
