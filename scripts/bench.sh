@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Benchmarks for BENCHMARKS.md, all measured in one run so that ratios
+# compare like with like on a shared, noisy machine.
+#   1. session start+end: ningen run -s K=file:F -- /bin/true, against
+#      /bin/true alone and against Debian's tini -s -- /bin/true
+#      (median of N runs each, interleaved in rounds);
+#   2. the vault's wipe (zero + read-back) against plain clear(), in MB/s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+need_build_deps
+if ! command -v tini >/dev/null; then
+	if [ "$(id -u)" = 0 ]; then apt-get install -y -qq tini >/dev/null; else
+		echo "bench: tini is missing: apt-get install -y tini" >&2; exit 1; fi
+fi
+N=${N:-30}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+go build -o "$dir/ningen" .
+go build -o "$dir/benchtime" ./scripts/benchtime
+head -c 32 /dev/urandom | base64 > "$dir/secret"
+
+median() { "$dir/benchtime" -n "$N" -- "$@" | cut -d' ' -f1; }
+# Interleave three rounds so a burst of load hits all three alike.
+declare -A sum
+for round in 1 2 3; do
+	sum[true]+=" $(median /bin/true)"
+	sum[tini]+=" $(median tini -s -- /bin/true)"
+	sum[ningen]+=" $(median "$dir/ningen" run -q -s "K=file:$dir/secret" -- /bin/true)"
+done
+mid() { tr ' ' '\n' <<<"$1" | grep . | sort -n | sed -n 2p; }
+t=$(mid "${sum[true]}"); i=$(mid "${sum[tini]}"); n=$(mid "${sum[ningen]}")
+
+echo "## Session overhead (median of $N runs, middle of 3 interleaved rounds)"
+echo
+echo "| command | median µs | added over /bin/true µs | ratio to tini's added |"
+echo "| --- | ---: | ---: | ---: |"
+awk -v t="$t" -v i="$i" -v n="$n" 'BEGIN {
+	printf "| /bin/true | %d | 0 | |\n", t
+	printf "| tini -s -- /bin/true | %d | %d | 1.00 |\n", i, i - t
+	r = (i - t) > 0 ? (n - t) / (i - t) : 0
+	printf "| ningen run -s K=file:F -- /bin/true | %d | %d | %.2f |\n", n, n - t, r
+}'
+echo
+echo "## Wipe speed (go test -bench, 1 MiB)"
+echo
+go test -run '^$' -bench 'BenchmarkWipe$|BenchmarkClear$' -benchtime 2s ./vault/ | tee "$dir/wipe.txt" | grep -E '^Benchmark' | sed 's/^/    /'
+awk '/^BenchmarkWipe/ {w=$(NF-1)} /^BenchmarkClear/ {c=$(NF-1)}
+	END { if (c > 0) printf "\nwipe / clear() = %.2f (target: at least 0.50)\n", w / c }' "$dir/wipe.txt"
+echo
+echo "machine: $(nproc) cores, $(uname -sr), $(go version | cut -d' ' -f3)"
