@@ -26,6 +26,7 @@ type RunCmd struct {
 	Grace         time.Duration `default:"2s" placeholder:"DURATION" help:"How long holders get between SIGTERM and SIGKILL; 0 kills at once."`
 	MaxSecretSize ByteSize      `default:"64KiB" placeholder:"SIZE" help:"Largest secret accepted (e.g. 64KiB, 2MiB)."`
 	ExecTimeout   time.Duration `default:"30s" placeholder:"DURATION" help:"How long an exec: source may run."`
+	Vault         string        `enum:"auto,secretmem,locked" default:"auto" help:"Secret memory: secretmem (memfd_secret: out of the kernel's direct map, unreadable even by root), locked (mlock), or auto (secretmem where the kernel has it)."`
 	LogFormat     string        `enum:"text,json" default:"text" help:"Audit line format on stderr: text or json."`
 	Quiet         bool          `short:"q" help:"No audit lines; warnings and errors still go to stderr."`
 	Command       []string      `arg:"" passthrough:"partial" help:"The command to run, after --."`
@@ -145,7 +146,10 @@ func (r *RunCmd) Run() error {
 	holders := &sessionHolders{}
 	signals.Watch(seq, signals.WatchOptions{Forward: holders.forward, Interactive: holders.interactive, Done: done})
 
-	v := vault.New()
+	v, err := vault.Open(vault.Backing(r.Vault))
+	if err != nil {
+		return err
+	}
 	if err := r.load(v, p, seq); err != nil {
 		_, _ = v.Close()
 		return err
@@ -162,7 +166,7 @@ func (r *RunCmd) Run() error {
 		time.AfterFunc(r.TTL, func() { seq.Fire(signals.Trigger{Cause: signals.TTL}) })
 	}
 	audit.event("start", field{"child", sess.PID()}, field{"secrets", len(p.specs)},
-		field{"locked", v.Locked()}, field{"tracking", "subreaper"}, field{"vault", "locked"},
+		field{"locked", v.Locked()}, field{"tracking", "subreaper"}, field{"vault", string(v.Backing())},
 		field{"interactive", sess.Interactive()})
 	seq.Run()
 	close(done)

@@ -19,18 +19,28 @@ type arena struct {
 	data    []byte // the locked pages between the guards
 	used    int    // bytes of data handed out
 	live    int    // regions still in use; 0 means the arena can go
+	secret  bool   // data is memfd_secret memory, locked by the kernel itself
 }
 
 // newArena maps, fences, locks and advises an arena with at least n bytes
 // of data. On any failure nothing stays mapped.
-func newArena(n int) (*arena, error) {
+func newArena(n int, b Backing) (*arena, error) {
 	dataLen := roundUp(n, pageSize)
 	m, err := unix.Mmap(-1, 0, dataLen+2*pageSize, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON)
 	if err != nil {
 		return nil, fmt.Errorf("map %d bytes: %w", dataLen, err)
 	}
 	a := &arena{mapping: m, data: m[pageSize : pageSize+dataLen : pageSize+dataLen]}
-	if err := a.protect(); err != nil {
+	if b == SecretMem {
+		a.secret = true
+		err = mapSecret(a.data)
+	} else {
+		err = a.protect()
+	}
+	if err == nil {
+		err = adviseNoDump(a.data)
+	}
+	if err != nil {
 		_ = unix.Munmap(m)
 		return nil, err
 	}
@@ -44,10 +54,6 @@ func (a *arena) protect() error {
 	if err := unix.Mlock(a.data); err != nil {
 		return &LockError{Need: len(a.data), Err: err}
 	}
-	if err := adviseNoDump(a.data); err != nil {
-		_ = unix.Munlock(a.data)
-		return err
-	}
 	return nil
 }
 
@@ -60,7 +66,9 @@ func (a *arena) destroy() (int, error) {
 		return n, fmt.Errorf("wipe verification failed on %d bytes", n)
 	}
 	var errs []error
-	if err := unix.Munlock(a.data); err != nil {
+	if a.secret {
+		// memfd_secret pages are locked by the kernel and go with the mapping.
+	} else if err := unix.Munlock(a.data); err != nil {
 		errs = append(errs, fmt.Errorf("unlock: %w", err))
 	}
 	if err := unix.Munmap(a.mapping); err != nil {

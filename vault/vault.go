@@ -53,6 +53,7 @@ func (s *Secret) Len() int { return s.n }
 
 // Vault holds secrets in locked arenas until Close.
 type Vault struct {
+	backing Backing
 	mu      sync.RWMutex
 	arenas  []*arena
 	secrets []*Secret
@@ -62,8 +63,49 @@ type Vault struct {
 	wipeErr error
 }
 
-// New returns an empty vault; arenas are mapped as secrets arrive.
-func New() *Vault { return &Vault{} }
+// Backing is the memory arenas are made of.
+type Backing string
+
+const (
+	// Locked is anonymous memory locked with mlock.
+	Locked Backing = "locked"
+	// SecretMem is memfd_secret memory: locked by the kernel and removed
+	// from its direct map, so not even root can read it through
+	// /proc/PID/mem (Linux 5.14+, on by default since 6.5).
+	SecretMem Backing = "secretmem"
+	// Auto is SecretMem where the kernel offers it, Locked otherwise.
+	Auto Backing = "auto"
+)
+
+// ErrNoSecretMem says the kernel has no memfd_secret.
+var ErrNoSecretMem = errors.New("this kernel has no memfd_secret (Linux 5.14+, secretmem enabled)")
+
+// New returns an empty vault of mlock'd memory; arenas are mapped as
+// secrets arrive.
+func New() *Vault { return &Vault{backing: Locked} }
+
+// Open returns an empty vault with the backing asked for. Auto picks
+// SecretMem when the kernel has it; SecretMem fails closed without it.
+func Open(b Backing) (*Vault, error) {
+	switch b {
+	case Locked:
+	case SecretMem:
+		if !HaveSecretMem() {
+			return nil, ErrNoSecretMem
+		}
+	case Auto, "":
+		b = Locked
+		if HaveSecretMem() {
+			b = SecretMem
+		}
+	default:
+		return nil, fmt.Errorf("vault backing %q: want auto, secretmem or locked", b)
+	}
+	return &Vault{backing: b}, nil
+}
+
+// Backing is the memory this vault's arenas are made of.
+func (v *Vault) Backing() Backing { return v.backing }
 
 // Locked is the number of bytes the vault holds locked.
 func (v *Vault) Locked() int {
@@ -129,7 +171,7 @@ func (v *Vault) reserve(n int) (region, error) {
 			return v.take(a, n), nil
 		}
 	}
-	a, err := newArena(n)
+	a, err := newArena(n, v.backing)
 	if err != nil {
 		var le *LockError
 		if errors.As(err, &le) {
