@@ -10,18 +10,23 @@ import (
 type Mode string
 
 const (
-	ByFD  Mode = "fd"  // an inherited pipe, read once
-	ByEnv Mode = "env" // the child's environment; compatibility only
+	ByFD        Mode = "fd"        // an inherited pipe, read once
+	ByMemfd     Mode = "memfd"     // a sealed memfd, re-readable, also as /dev/fd/N
+	BySecretMem Mode = "secretmem" // a memfd_secret descriptor, read by mmap
+	ByEnv       Mode = "env"       // the child's environment; compatibility only
 )
 
 // ParseMode checks a --deliver value.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
-	case ByFD, ByEnv:
+	case ByFD, ByMemfd, BySecretMem, ByEnv:
 		return m, nil
 	}
-	return "", fmt.Errorf("delivery mode %q: want fd or env", s)
+	return "", fmt.Errorf("delivery mode %q: want fd, memfd, secretmem or env", s)
 }
+
+// byDescriptor reports whether m hands the child a descriptor.
+func (m Mode) byDescriptor() bool { return m != ByEnv }
 
 // FDEnvPrefix names the variable that tells the child which descriptor
 // holds a secret: NINGEN_FD_<NAME>=N.
@@ -65,7 +70,7 @@ func FDNumbers(names []string, modes map[string]Mode) map[string]int {
 	fds := make(map[string]int)
 	next := firstFD
 	for _, n := range names {
-		if modes[n] == ByFD {
+		if modes[n].byDescriptor() {
 			fds[n] = next
 			next++
 		}

@@ -197,7 +197,7 @@ func (s *Session) childEnv() (env []string, scrub func(), err error) {
 	fd := firstFD
 	for _, d := range s.cfg.Deliveries {
 		switch d.Mode {
-		case ByFD:
+		case ByFD, ByMemfd, BySecretMem:
 			env = append(env, fmt.Sprintf("%s%s=%d", FDEnvPrefix, d.Name, fd))
 			fd++
 		case ByEnv:
@@ -214,12 +214,24 @@ func (s *Session) childEnv() (env []string, scrub func(), err error) {
 	return env, scrub, nil
 }
 
-// openPipes makes one pipe per descriptor delivery. It returns the child's
-// descriptor table (0–2, then the read ends in order) and the read ends,
-// which the parent closes once the child has started.
+// openPipes makes the descriptor of each descriptor delivery: a pipe for
+// fd, a sealed memfd or a memfd_secret for the others. It returns the
+// child's descriptor table (0–2, then the deliveries in order) and the
+// child's ends, which the parent closes once the child has started.
 func (s *Session) openPipes() (files []uintptr, childEnds []*os.File, err error) {
 	files = []uintptr{s.cfg.Stdin.Fd(), s.cfg.Stdout.Fd(), s.cfg.Stderr.Fd()}
 	for _, d := range s.cfg.Deliveries {
+		if d.Mode == ByMemfd || d.Mode == BySecretMem {
+			f, err := s.fileDelivery(d)
+			if err != nil {
+				closeAll(childEnds)
+				s.closePipes()
+				return nil, nil, err
+			}
+			childEnds = append(childEnds, f)
+			files = append(files, f.Fd())
+			continue
+		}
 		if d.Mode != ByFD {
 			continue
 		}
@@ -235,6 +247,13 @@ func (s *Session) openPipes() (files []uintptr, childEnds []*os.File, err error)
 		files = append(files, r.Fd()) // Fd makes the child's end blocking
 	}
 	return files, childEnds, nil
+}
+
+func (s *Session) fileDelivery(d Delivery) (*os.File, error) {
+	if d.Mode == ByMemfd {
+		return memfdDelivery(d.Name, s.cfg.Vault, d.Secret)
+	}
+	return secretmemDelivery(d.Name, s.cfg.Vault, d.Secret)
 }
 
 // startWriters writes each secret into its pipe from the vault, a chunk at
