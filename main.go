@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/alecthomas/kong"
+	"github.com/ningen-shikkaku/ningen/launcher"
 )
 
 // Exit codes of SPEC §5, after tini and coreutils.
@@ -26,7 +27,18 @@ type CLI struct {
 	Run     RunCmd     `cmd:"" help:"Run COMMAND for one session with secrets delivered to it."`
 	Check   CheckCmd   `cmd:"" help:"Report which guarantees hold on this host."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
+
+	Watchdog WatchdogCmd `cmd:"" hidden:"" help:"Internal: kill a session's cgroup if its ningen dies without cleaning up."`
 }
+
+// WatchdogCmd is the process `ningen run` starts beside a cgroup session.
+type WatchdogCmd struct {
+	Pid    int    `required:""`
+	Cgroup string `required:"" type:"path"`
+}
+
+// Run waits for ningen to die and cleans up after it.
+func (w WatchdogCmd) Run() error { return launcher.RunWatchdog(w.Pid, w.Cgroup) }
 
 // VersionCmd prints the version.
 type VersionCmd struct{}

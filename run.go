@@ -26,6 +26,7 @@ type RunCmd struct {
 	Grace         time.Duration `default:"2s" placeholder:"DURATION" help:"How long holders get between SIGTERM and SIGKILL; 0 kills at once."`
 	MaxSecretSize ByteSize      `default:"64KiB" placeholder:"SIZE" help:"Largest secret accepted (e.g. 64KiB, 2MiB)."`
 	ExecTimeout   time.Duration `default:"30s" placeholder:"DURATION" help:"How long an exec: source may run."`
+	Track         string        `enum:"auto,cgroup,subreaper" default:"auto" help:"How holders are tracked: cgroup (a cgroup v2 group killed with cgroup.kill; needs a writable hierarchy), subreaper (ningen adopts and sweeps the tree), or auto (cgroup where possible)."`
 	Vault         string        `enum:"auto,secretmem,locked" default:"auto" help:"Secret memory: secretmem (memfd_secret: out of the kernel's direct map, unreadable even by root), locked (mlock), or auto (secretmem where the kernel has it)."`
 	LogFormat     string        `enum:"text,json" default:"text" help:"Audit line format on stderr: text or json."`
 	Quiet         bool          `short:"q" help:"No audit lines; warnings and errors still go to stderr."`
@@ -165,9 +166,10 @@ func (r *RunCmd) Run() error {
 	if r.TTL > 0 {
 		time.AfterFunc(r.TTL, func() { seq.Fire(signals.Trigger{Cause: signals.TTL}) })
 	}
+	mode, why := sess.Tracking()
 	audit.event("start", field{"child", sess.PID()}, field{"secrets", len(p.specs)},
-		field{"locked", v.Locked()}, field{"tracking", "subreaper"}, field{"vault", string(v.Backing())},
-		field{"interactive", sess.Interactive()})
+		field{"locked", v.Locked()}, field{"vault", string(v.Backing())},
+		field{"tracking", string(mode)}, field{"why", why}, field{"interactive", sess.Interactive()})
 	seq.Run()
 	close(done)
 	return nil
@@ -200,9 +202,14 @@ func (r *RunCmd) config(v *vault.Vault, p *plan) launcher.Config {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, launcher.FDEnvPrefix)
 	})
+	var watchdog []string
+	if exe, err := os.Executable(); err == nil {
+		watchdog = []string{exe, "watchdog"}
+	}
 	return launcher.Config{
 		Args: p.args, Env: env, Deliveries: ds, Vault: v,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Track: launcher.Tracking(r.Track), Watchdog: watchdog,
 	}
 }
 

@@ -17,13 +17,23 @@ const sweepPause = 2 * time.Millisecond
 // than this is reported, not waited on for ever.
 const sweepLimit = 10 * time.Second
 
-// Signal sends sig to every live holder and returns how many it reached.
+// Signal sends sig to every live holder and returns how many it reached:
+// every descendant of ningen and, in cgroup mode, every process in the
+// session's group (one that left ningen's tree included).
 func (s *Session) Signal(sig syscall.Signal) int {
 	s.reap()
 	t := scanTree()
 	n := 0
 	for _, pid := range t.live {
 		if signalHolder(pid, sig, t.ours) == nil {
+			n++
+		}
+	}
+	if s.cg == nil {
+		return n
+	}
+	for _, pid := range s.cg.procs() {
+		if !t.members[pid] && signalHolder(pid, sig, func(int) bool { return s.cg.contains(pid) }) == nil {
 			n++
 		}
 	}
@@ -37,7 +47,7 @@ func (s *Session) Gone() <-chan struct{} {
 		defer close(gone)
 		for {
 			s.reap()
-			if len(scanTree().live) == 0 {
+			if len(scanTree().live) == 0 && (s.cg == nil || !s.cg.populated()) {
 				return
 			}
 			select {
@@ -54,7 +64,29 @@ func (s *Session) Gone() <-chan struct{} {
 // SIGSTOP until a look finds no new process, then SIGKILLs all of it, and
 // rounds repeat until a look finds nobody. Every zombie is reaped. It
 // returns how many processes it killed.
+//
+// In cgroup mode one write to cgroup.kill ends the whole group first, and
+// the sweep then finds only what left the group, if anything; the group is
+// removed at the end.
 func (s *Session) Kill() (int, error) {
+	killed := 0
+	if s.cg != nil {
+		killed = len(s.cg.procs())
+		if err := s.cg.kill(); err != nil {
+			return killed, err
+		}
+	}
+	n, err := s.sweep()
+	killed += n
+	if s.cg != nil {
+		if rerr := s.cg.remove(); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return killed, err
+}
+
+func (s *Session) sweep() (int, error) {
 	killed := 0
 	deadline := time.Now().Add(sweepLimit)
 	for {

@@ -13,12 +13,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func sysProcAttr(foreground, ownGroup bool) *syscall.SysProcAttr {
+func sysProcAttr(foreground, ownGroup bool, cgroupFD int) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
-		Setpgid:    ownGroup,
-		Foreground: foreground,
-		Ctty:       0, // the child's stdin is the terminal
-		Pdeathsig:  syscall.SIGKILL,
+		Setpgid:     ownGroup,
+		Foreground:  foreground,
+		Ctty:        0, // the child's stdin is the terminal
+		Pdeathsig:   syscall.SIGKILL,
+		UseCgroupFD: cgroupFD >= 0,
+		CgroupFD:    cgroupFD,
 	}
 }
 
@@ -75,7 +77,7 @@ func walkChildren() tree {
 		p := queue[0]
 		queue = queue[1:]
 		for _, c := range childrenOf(p) {
-			if t.members[c] {
+			if t.members[c] || exempt(c) {
 				continue
 			}
 			t.members[c] = true
@@ -149,7 +151,7 @@ func walkAll() tree {
 		p := queue[0]
 		queue = queue[1:]
 		for _, c := range kids[p] {
-			if !t.members[c] {
+			if !t.members[c] && !exempt(c) {
 				t.members[c] = true
 				queue = append(queue, c)
 				t.add(c, state[c])

@@ -13,7 +13,7 @@ import (
 // Off Linux there is no subreaper, no PDEATHSIG and no pidfd: ningen can
 // only follow the child's process group. The platform notice says so.
 
-func sysProcAttr(foreground, ownGroup bool) *syscall.SysProcAttr {
+func sysProcAttr(foreground, ownGroup bool, _ int) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: ownGroup, Foreground: foreground, Ctty: 0}
 }
 
@@ -26,6 +26,7 @@ var group atomic.Int64
 type tree struct {
 	live    []int
 	zombies []int
+	members map[int]bool
 }
 
 func (tree) ours(int) bool { return true }

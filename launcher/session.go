@@ -40,6 +40,26 @@ type Config struct {
 	Stdin      *os.File
 	Stdout     *os.File
 	Stderr     *os.File
+	Track      Tracking // auto when empty
+	Watchdog   []string // argv that starts `ningen watchdog`; nil: none
+}
+
+// Tracking is how holders are followed (SPEC §5).
+type Tracking string
+
+const (
+	TrackAuto      Tracking = "auto"      // cgroup where ningen may make one, else subreaper
+	TrackCgroup    Tracking = "cgroup"    // a cgroup v2 group made for the session, killed with cgroup.kill
+	TrackSubreaper Tracking = "subreaper" // ningen as child subreaper, sweeping its descendants
+)
+
+// ParseTracking checks a --track value.
+func ParseTracking(s string) (Tracking, error) {
+	switch t := Tracking(s); t {
+	case TrackAuto, TrackCgroup, TrackSubreaper:
+		return t, nil
+	}
+	return "", fmt.Errorf("tracking %q: want auto, cgroup or subreaper", s)
 }
 
 // Session is one running child and the tree below it.
@@ -48,6 +68,9 @@ type Session struct {
 	pid      int
 	tty      *terminal // nil unless ningen owns the foreground of a terminal
 	ownGroup bool
+	cg       *cgroup // nil in subreaper mode
+	why      string  // why this tracking mode is in force
+	watchdog int     // pid of the watchdog process, 0 if none
 	pipes    []*os.File
 	writers  sync.WaitGroup
 	release  chan struct{} // lets the spawning thread go at the end
@@ -87,6 +110,9 @@ func Start(cfg Config, onExit func()) (*Session, error) {
 	if err := becomeSubreaper(); err != nil {
 		return nil, err
 	}
+	if err := s.chooseTracking(); err != nil {
+		return nil, err
+	}
 	files, childEnds, err := s.openPipes()
 	if err != nil {
 		return nil, err
@@ -104,12 +130,17 @@ func Start(cfg Config, onExit func()) (*Session, error) {
 	sigchld := make(chan os.Signal, 1)
 	signal.Notify(sigchld, syscall.SIGCHLD)
 	s.pid, err = s.spawn(path, env, files)
+	if err != nil && s.cg != nil && cfg.Track != TrackCgroup && !isCommandError(err) {
+		s.dropCgroup("clone into cgroup failed: " + err.Error())
+		s.pid, err = s.spawn(path, env, files)
+	}
 	trackGroup(s.pid)
 	scrubEnv()
 	closeAll(childEnds) // the child has its copies; ningen keeps none
 	if err != nil {
 		signal.Stop(sigchld)
 		s.closePipes()
+		s.dropCgroup("")
 		return nil, spawnError(cfg.Args[0], err)
 	}
 	s.startWriters()
@@ -160,7 +191,7 @@ func (s *Session) spawn(path string, env []string, files []uintptr) (int, error)
 	done := make(chan result)
 	go func() {
 		runtime.LockOSThread()
-		attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sysProcAttr(s.tty != nil, s.ownGroup)}
+		attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sysProcAttr(s.tty != nil, s.ownGroup, s.cgroupFD())}
 		pid, err := syscall.ForkExec(path, s.cfg.Args, attr)
 		done <- result{pid, err}
 		if err == nil {
@@ -170,6 +201,11 @@ func (s *Session) spawn(path string, env []string, files []uintptr) (int, error)
 	}()
 	r := <-done
 	return r.pid, r.err
+}
+
+func isCommandError(err error) bool {
+	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EACCES) ||
+		errors.Is(err, syscall.ENOEXEC) || errors.Is(err, syscall.EISDIR)
 }
 
 func spawnError(name string, err error) error {
@@ -380,5 +416,14 @@ func (s *Session) Finish() {
 	default:
 		close(s.release)
 	}
+	s.stopWatchdog()
 	s.tty.restore()
+}
+
+// Tracking says which mode follows the holders, and why.
+func (s *Session) Tracking() (mode Tracking, why string) {
+	if s.cg != nil {
+		return TrackCgroup, s.why
+	}
+	return TrackSubreaper, s.why
 }

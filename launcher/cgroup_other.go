@@ -1,0 +1,22 @@
+//go:build unix && !linux
+
+package launcher
+
+import "errors"
+
+// There is no cgroup v2 off Linux: tracking is always by process group.
+type cgroup struct {
+	dir string
+	fd  int
+}
+
+func newCgroup() (*cgroup, error) { return nil, errors.New("cgroups are Linux only") }
+
+func (*cgroup) procs() []int      { return nil }
+func (*cgroup) contains(int) bool { return false }
+func (*cgroup) populated() bool   { return false }
+func (*cgroup) kill() error       { return nil }
+func (*cgroup) remove() error     { return nil }
+
+// RunWatchdog has nothing to watch without cgroups.
+func RunWatchdog(int, string) error { return errors.New("the watchdog needs cgroup v2 (Linux)") }
