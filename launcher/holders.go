@@ -127,3 +127,17 @@ func (s *Session) freezeAndKill(t tree) int {
 	}
 	return n
 }
+
+// IsHolder reports whether pid is, right now, one of the session's
+// holders: a descendant of ningen or, in cgroup mode, a member of the
+// session's group. The tool server uses it to accept a connection.
+func (s *Session) IsHolder(pid int) bool {
+	if pid <= 0 || exempt(pid) {
+		return false
+	}
+	if s.cg != nil && s.cg.contains(pid) {
+		return true
+	}
+	t := scanTree()
+	return pid != t.self() && t.members[pid]
+}

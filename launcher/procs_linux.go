@@ -51,6 +51,8 @@ type tree struct {
 	members map[int]bool // ningen and every descendant
 }
 
+func (t tree) self() int { return os.Getpid() }
+
 // ours reports whether pid is ningen or one of its descendants.
 func (t tree) ours(pid int) bool { return t.members[pid] }
 

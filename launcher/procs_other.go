@@ -31,6 +31,8 @@ type tree struct {
 
 func (tree) ours(int) bool { return true }
 
+func (tree) self() int { return os.Getpid() }
+
 // scanTree reports the child's process group as one holder while any
 // member of it is alive.
 func scanTree() tree {
