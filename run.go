@@ -197,7 +197,9 @@ func (r *RunCmd) load(v *vault.Vault, p *plan, seq *signals.Sequence) error {
 func (r *RunCmd) config(v *vault.Vault, p *plan) launcher.Config {
 	var ds []launcher.Delivery
 	for _, s := range v.Secrets() {
-		ds = append(ds, launcher.Delivery{Name: s.Name, Mode: p.modes[s.Name], Secret: s})
+		if mode, ok := p.modes[s.Name]; ok { // -s secrets only, in load order
+			ds = append(ds, launcher.Delivery{Name: s.Name, Mode: mode, Secret: s})
+		}
 	}
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, launcher.FDEnvPrefix)
