@@ -70,14 +70,16 @@ func (s *Session) Gone() <-chan struct{} {
 // removed at the end.
 func (s *Session) Kill() (int, error) {
 	killed := 0
+	var cgErr error
 	if s.cg != nil {
 		killed = len(s.cg.procs())
-		if err := s.cg.kill(); err != nil {
-			return killed, err
-		}
+		cgErr = s.cg.kill() // the sweep below runs whatever happened here
 	}
 	n, err := s.sweep()
 	killed += n
+	if err == nil {
+		err = cgErr
+	}
 	if s.cg != nil {
 		if rerr := s.cg.remove(); rerr != nil && err == nil {
 			err = rerr

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -70,7 +71,6 @@ type Session struct {
 	ownGroup bool
 	cg       *cgroup // nil in subreaper mode
 	why      string  // why this tracking mode is in force
-	watchdog int     // pid of the watchdog process, 0 if none
 	pipes    []*os.File
 	writers  sync.WaitGroup
 	release  chan struct{} // lets the spawning thread go at the end
@@ -223,7 +223,7 @@ func spawnError(name string, err error) error {
 // of each env delivery. The values are built in buffers that scrub zeroes
 // once the child has its environment.
 func (s *Session) childEnv() (env []string, scrub func(), err error) {
-	env = append([]string(nil), s.cfg.Env...)
+	env = withoutVars(s.cfg.Env, s.cfg.Deliveries)
 	var bufs [][]byte
 	scrub = func() {
 		for _, b := range bufs {
@@ -248,6 +248,25 @@ func (s *Session) childEnv() (env []string, scrub func(), err error) {
 		}
 	}
 	return env, scrub, nil
+}
+
+// withoutVars drops the variables that an env delivery sets, so the child
+// never sees two values for one name.
+func withoutVars(env []string, ds []Delivery) []string {
+	drop := map[string]bool{}
+	for _, d := range ds {
+		if d.Mode == ByEnv {
+			drop[d.Name] = true
+		}
+	}
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !drop[name] {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // openPipes makes the descriptor of each descriptor delivery: a pipe for
@@ -394,6 +413,7 @@ func (s *Session) reap() {
 			return
 		}
 		if pid != s.pid {
+			watchdogPid.CompareAndSwap(int64(pid), 0) // it died early: never exempt its pid again
 			continue
 		}
 		if ws.Stopped() {

@@ -76,18 +76,20 @@ func (s *Session) startWatchdog() {
 	}
 	pid, err := syscall.ForkExec(args[0], args, attr)
 	if err == nil {
-		s.watchdog = pid
 		watchdogPid.Store(int64(pid))
 	}
 }
 
 // stopWatchdog ends the watchdog once the group is gone, and reaps it.
+// Under reapMu, so the reaper cannot reap it first and free its pid.
 func (s *Session) stopWatchdog() {
-	if s.watchdog == 0 {
+	s.reapMu.Lock()
+	defer s.reapMu.Unlock()
+	pid := int(watchdogPid.Swap(0))
+	if pid == 0 {
 		return
 	}
-	_ = syscall.Kill(s.watchdog, syscall.SIGKILL)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
 	var ws syscall.WaitStatus
-	_, _ = syscall.Wait4(s.watchdog, &ws, 0, nil)
-	s.watchdog = 0
+	_, _ = syscall.Wait4(pid, &ws, 0, nil)
 }
