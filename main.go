@@ -1,3 +1,7 @@
+// The runtime's background GOMAXPROCS updates (Go 1.25+) are off: ningen's
+// seccomp filter would otherwise depend on what they call in each release.
+//go:debug updatemaxprocs=0
+
 // Command ningen wraps one command for one session: it loads secrets into
 // locked memory, hands them to the child without the environment or argv,
 // supervises the child's whole tree and, when the session ends, kills every

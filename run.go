@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -30,6 +31,7 @@ type RunCmd struct {
 	Vault         string        `enum:"auto,secretmem,locked" default:"auto" help:"Secret memory: secretmem (memfd_secret: out of the kernel's direct map, unreadable even by root), locked (mlock), or auto (secretmem where the kernel has it)."`
 	LogFormat     string        `enum:"text,json" default:"text" help:"Audit line format on stderr: text or json."`
 	Quiet         bool          `short:"q" help:"No audit lines; warnings and errors still go to stderr."`
+	Seccomp       string        `enum:"kill,log,trap,off" default:"kill" placeholder:"MODE" help:"Once the child runs, confine ningen to its system-call allowlist (ningen check --seccomp lists it): kill (any other call kills ningen with SIGSYS, and the child with it), log or trap (diagnosis: the kernel logs the call, or the Go runtime prints where it was made), off (no filter; loud in the audit log)."`
 	Command       []string      `arg:"" passthrough:"partial" help:"The command to run, after --."`
 }
 
@@ -155,6 +157,11 @@ func (r *RunCmd) Run() error {
 		_, _ = v.Close()
 		return err
 	}
+	filter, err := r.seccompFilter()
+	if err != nil {
+		_, _ = v.Close()
+		return err
+	}
 	sess, err := launcher.Start(r.config(v, p), func() { seq.Fire(signals.Trigger{Cause: signals.ChildExited}) })
 	if err != nil {
 		_, _ = v.Close()
@@ -166,6 +173,7 @@ func (r *RunCmd) Run() error {
 	if r.TTL > 0 {
 		time.AfterFunc(r.TTL, func() { seq.Fire(signals.Trigger{Cause: signals.TTL}) })
 	}
+	r.confine(filter, audit, seq)
 	mode, why := sess.Tracking()
 	audit.event("start", field{"child", sess.PID()}, field{"secrets", len(p.specs)},
 		field{"locked", v.Locked()}, field{"vault", string(v.Backing())},
@@ -173,6 +181,47 @@ func (r *RunCmd) Run() error {
 	seq.Run()
 	close(done)
 	return nil
+}
+
+// seccompFilter compiles the allowlist of SPEC §6 before anything starts,
+// so that a host which cannot enforce G4 is refused with nothing started.
+// Off Linux there is none, and the platform notice has said so.
+func (r *RunCmd) seccompFilter() (*hardening.Filter, error) {
+	if r.Seccomp == string(hardening.SeccompOff) {
+		return nil, nil
+	}
+	f, err := hardening.NewFilter(hardening.SeccompMode(r.Seccomp))
+	if errors.Is(err, hardening.ErrUnsupported) && runtime.GOOS != "linux" {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("confine ningen: %w (--seccomp=off runs the session without the allowlist)", err)
+	}
+	return f, nil
+}
+
+// confine loads the filter now that the child runs. If that fails the
+// session is refused: the kill sequence ends it and ningen exits 125.
+func (r *RunCmd) confine(f *hardening.Filter, audit auditor, seq *signals.Sequence) {
+	if f == nil {
+		if r.Seccomp == string(hardening.SeccompOff) {
+			warningf("--seccomp=off: this session runs without the system-call allowlist (G4 does not hold)")
+		}
+		audit.event("seccomp", field{"mode", r.Seccomp}, field{"loaded", false})
+		return
+	}
+	c, err := f.Load()
+	if err != nil {
+		errorf("%v; ending the session", err)
+		seq.Exit = func(signals.Exit) { signals.Die(signals.Exit{Code: exitSetup}) }
+		seq.Fire(signals.Trigger{Cause: signals.Panic})
+		return
+	}
+	if c.Mode != hardening.SeccompKill {
+		warningf("--seccomp=%s is for diagnosis: calls outside the allowlist are not killed", c.Mode)
+	}
+	audit.event("seccomp", field{"mode", string(c.Mode)}, field{"loaded", true}, field{"rules", c.Rules},
+		field{"threads", c.Threads}, field{"took", c.Took})
 }
 
 // load reads every secret. A trigger that fires meanwhile aborts the start.

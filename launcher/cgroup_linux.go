@@ -29,6 +29,9 @@ type cgroup struct {
 	dir string // its directory
 	rel string // its path as /proc/PID/cgroup shows it
 	fd  int    // the directory, for SysProcAttr.CgroupFD
+	// killer is cgroup.kill, opened for writing before the session starts:
+	// under ningen's seccomp filter no file can be opened for writing.
+	killer *os.File
 }
 
 // Cgroup2Dir finds the cgroup v2 group ningen runs in: the cgroup2 mount
@@ -144,7 +147,14 @@ func newCgroup() (*cgroup, error) {
 		_ = os.Remove(dir)
 		return nil, fmt.Errorf("open cgroup: %w", err)
 	}
-	return &cgroup{dir: dir, rel: filepath.Join(parentRel, name), fd: fd}, nil
+	kfd, err := unix.Open(filepath.Join(dir, "cgroup.kill"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(fd)
+		_ = os.Remove(dir)
+		return nil, fmt.Errorf("open cgroup.kill: %w", err)
+	}
+	killer := os.NewFile(uintptr(kfd), "cgroup.kill")
+	return &cgroup{dir: dir, rel: filepath.Join(parentRel, name), fd: fd, killer: killer}, nil
 }
 
 // CleanStale kills and removes every group under parent that a ningen
@@ -230,7 +240,13 @@ func (c *cgroup) populated() bool {
 // kill SIGKILLs every process in the group at once and waits until the
 // kernel reports it empty.
 func (c *cgroup) kill() error {
-	if err := os.WriteFile(filepath.Join(c.dir, "cgroup.kill"), []byte("1"), 0); err != nil {
+	var err error
+	if c.killer != nil {
+		_, err = c.killer.Write([]byte("1"))
+	} else {
+		err = os.WriteFile(filepath.Join(c.dir, "cgroup.kill"), []byte("1"), 0)
+	}
+	if err != nil {
 		return fmt.Errorf("write cgroup.kill: %w", err)
 	}
 	return c.waitEmpty(sweepLimit)
@@ -264,6 +280,10 @@ func (c *cgroup) remove() error {
 	if c.fd >= 0 {
 		unix.Close(c.fd)
 		c.fd = -1
+	}
+	if c.killer != nil {
+		_ = c.killer.Close()
+		c.killer = nil
 	}
 	var err error
 	for i := 0; i < 200; i++ {
