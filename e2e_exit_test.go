@@ -1,0 +1,243 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestExitCodes: the child's status comes back; a signal that killed it is
+// 128+N, never Go's -1 as 255; exec failures are 126 and 127.
+func TestExitCodes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "not-executable")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\ntrue\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"exit-0", []string{"true"}, 0},
+		{"exit-7", []string{"/bin/sh", "-c", "exit 7"}, 7},
+		{"exit-42", []string{"/bin/sh", "-c", "exit 42"}, 42},
+		{"false", []string{"false"}, 1},
+		{"killed-by-TERM", []string{"/bin/sh", "-c", "kill -TERM $$"}, 143},
+		{"killed-by-KILL", []string{"/bin/sh", "-c", "kill -KILL $$"}, 137},
+		{"killed-by-SEGV", []string{"/bin/sh", "-c", "kill -SEGV $$"}, 139},
+		{"not-found", []string{"ningen-e2e-no-such-command-" + newMarker(t)}, 127},
+		{"not-found-path", []string{filepath.Join(dir, "missing")}, 127},
+		{"not-executable", []string{notExec}, 126},
+		{"directory", []string{dir}, 126},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s, st := runSession(t, opts{}, append([]string{"run", "--"}, c.args...)...)
+			wantExit(t, s, st, c.code)
+			if c.code >= 126 && c.code <= 127 {
+				if n := len(audits(s.err.Lines())); n != 0 {
+					t.Errorf("%d audit lines for a command that never started", n)
+				}
+				return
+			}
+			_, _, exit := sequence(t, s.err.Lines())
+			if attr(exit, "code") != strconv.Itoa(c.code) {
+				t.Errorf("exit audit line %q, want code=%d", exit, c.code)
+			}
+		})
+	}
+}
+
+// TestTTL: --ttl ends the session with 124 and the child dead.
+func TestTTL(t *testing.T) {
+	t.Parallel()
+	dur := "60." + randDigits(t, 9) // the sleep's own marker
+	s, st := runSession(t, opts{}, "run", "--ttl", "1s", "--", "sleep", dur)
+	wantExit(t, s, st, 124)
+	start := s.err.await(t, "the start line", contains("event=start"))
+	awaitDead(t, intField(t, start, "child"), dur, "the sleep")
+	kill, _, _ := sequence(t, s.err.Lines())
+	if attr(kill, "trigger") != "ttl" {
+		t.Errorf("kill line %q, want trigger=ttl", kill)
+	}
+}
+
+// TestUsageErrors: a bad command line exits 2 and starts nothing.
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"bad-spec", []string{"-s", "nonsense"}},
+		{"bad-name", []string{"-s", "9X=file:/etc/hostname"}},
+		{"unknown-source", []string{"-s", "A=vault:x"}},
+		{"unknown-flag", []string{"--no-such-flag"}},
+		{"duplicate-secret", []string{"-s", "A=file:/etc/hostname", "-s", "A=file:/etc/hostname"}},
+		{"raw-unknown", []string{"-s", "A=file:/etc/hostname", "--raw", "B"}},
+		{"env-unknown", []string{"-s", "A=file:/etc/hostname", "--env", "B"}},
+		{"bad-deliver", []string{"-s", "A=file:/etc/hostname", "--deliver", "carrier-pigeon"}},
+		{"bad-ttl", []string{"--ttl", "soon"}},
+		{"bad-size", []string{"--max-secret-size", "lots"}},
+		{"two-stdin", []string{"-s", "A=stdin", "-s", "B=stdin"}},
+		{"placeholder-unknown", []string{"-s", "A=file:/etc/hostname"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			flag := filepath.Join(t.TempDir(), "started")
+			cmd := []string{"touch", flag}
+			if c.name == "placeholder-unknown" {
+				cmd = append(cmd, "{{fd:NOPE}}")
+			}
+			args := append(append(append([]string{"run"}, c.args...), "--"), cmd...)
+			s, st := runSession(t, opts{}, args...)
+			wantExit(t, s, st, 2)
+			fileMustNotExist(t, flag)
+			if n := len(audits(s.err.Lines())); n != 0 {
+				t.Errorf("%d audit lines after a usage error", n)
+			}
+		})
+	}
+	t.Run("no-command", func(t *testing.T) {
+		t.Parallel()
+		s, st := runSession(t, opts{}, "run", "-s", "A=file:/etc/hostname")
+		wantExit(t, s, st, 2)
+	})
+}
+
+// TestSetupFailures: a source that fails, or memory that cannot be locked,
+// exits 125 before the child starts, and never shows a value.
+func TestSetupFailures(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secret := randSecret(t)
+	secretFile := writeSecret(t, dir, "secret", secret)
+	empty := writeSecret(t, dir, "empty", nil)
+	tooBig := writeSecret(t, dir, "big", randBytes(t, 64<<10+10))
+	for _, c := range []struct {
+		name, spec string
+		extra      []string
+		want       []string // in stderr
+	}{
+		{"exec-exit-3", "A=exec:exit 3", nil, []string{"secret A", "status 3"}},
+		{"exec-prints-value-then-fails", "A=exec:cat " + secretFile + "; exit 3", nil, []string{"secret A"}},
+		{"exec-timeout", "A=exec:sleep 30", []string{"--exec-timeout", "200ms"}, []string{"secret A", "timed out"}},
+		{"missing-file", "A=file:" + filepath.Join(dir, "missing"), nil, []string{"secret A"}},
+		{"empty-file", "A=file:" + empty, nil, []string{"secret A", "empty"}},
+		{"too-large", "A=file:" + tooBig, nil, []string{"secret A", "larger"}},
+		{"unset-env", "A=env:NINGEN_E2E_UNSET_" + strings.ToUpper(newMarker(t)), nil, []string{"secret A", "not set"}},
+		{"closed-fd", "A=fd:77", nil, []string{"secret A", "77"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			flag := filepath.Join(t.TempDir(), "started")
+			args := append(append([]string{"run", "-s", c.spec}, c.extra...), "--", "touch", flag)
+			s, st := runSession(t, opts{}, args...)
+			wantExit(t, s, st, 125)
+			fileMustNotExist(t, flag)
+			stderr := string(s.err.Bytes())
+			for _, w := range c.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+			if n := len(audits(s.err.Lines())); n != 0 {
+				t.Errorf("%d audit lines for a session that never started", n)
+			}
+			noLeak(t, s, secret)
+		})
+	}
+}
+
+// noIPCLock is the prefix that takes CAP_IPC_LOCK away from ningen when the
+// test runs as root, so that RLIMIT_MEMLOCK applies to it.
+func noIPCLock(t *testing.T) []string {
+	if !isRoot() {
+		return nil
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("needs root without CAP_IPC_LOCK: setpriv is not installed to drop it")
+	}
+	return []string{"setpriv", "--inh-caps=-all", "--bounding-set=-ipc_lock"}
+}
+
+func prlimit(t *testing.T, memlock string) []string {
+	p, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("prlimit (util-linux) is not installed")
+	}
+	return []string{p, "--memlock=" + memlock}
+}
+
+// TestMemlockZero: with no locked memory allowed ningen refuses to start
+// and says what it needed, the limit and how to raise it (G1).
+func TestMemlockZero(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	flag := filepath.Join(dir, "started")
+	prefix := append(prlimit(t, "0:0"), noIPCLock(t)...)
+	s, st := runSession(t, opts{prefix: prefix}, "run", "-s", "A=file:"+writeSecret(t, dir, "a", randSecret(t)),
+		"--", "touch", flag)
+	if isRoot() && st.code == 0 {
+		t.Skip("needs a user without CAP_IPC_LOCK: setpriv could not drop it here")
+	}
+	wantExit(t, s, st, 125)
+	fileMustNotExist(t, flag)
+	stderr := string(s.err.Bytes())
+	for _, w := range []string{"4096 bytes", "limit 0 bytes", "ulimit -l"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr lacks %q (bytes needed, the limit, how to raise it):\n%s", w, stderr)
+		}
+	}
+}
+
+// TestFiftySecretsIn64KiB: many small secrets pack into shared locked
+// pages, so fifty fit under a 64 KiB locked-memory limit.
+func TestFiftySecretsIn64KiB(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out := dumpDir(t)
+	prefix := append(prlimit(t, "65536:65536"), noIPCLock(t)...)
+	args := []string{"run"}
+	values := map[string][]byte{}
+	for i := range 50 {
+		name := "S" + strconv.Itoa(i)
+		values[name] = randSecret(t)
+		args = append(args, "-s", name+"=file:"+writeSecret(t, dir, name, values[name]))
+	}
+	args = append(args, "--", python, childPy(), "dump", out)
+	s, st := runSession(t, opts{prefix: prefix}, args...)
+	wantExit(t, s, st, 0)
+	for name, v := range values {
+		sameBytes(t, name, readDump(t, out, "fd."+name), v)
+	}
+	startLine := s.err.await(t, "the start line", contains("event=start"))
+	if locked := intField(t, startLine, "locked"); locked > 65536 {
+		t.Errorf("locked=%d bytes for fifty 48-byte secrets", locked)
+	}
+}
+
+// TestStalledDeliveryKeepsTTL: a big secret the child never reads must not
+// hold up the sequence: the supervisor never blocks in a write.
+func TestStalledDeliveryKeepsTTL(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	dur := "60." + randDigits(t, 9)
+	// Larger than an unprivileged pipe may grow (pipe-max-size is 1 MiB),
+	// so the writer waits on a reader that never comes.
+	big := writeSecret(t, dir, "big", randBytes(t, 1<<20+1<<19))
+	began := time.Now()
+	s, st := runSession(t, opts{}, "run", "--max-secret-size", "2MiB", "--ttl", "2s", "-s", "BIG=file:"+big, "--", "sleep", dur)
+	wantExit(t, s, st, 124)
+	t.Logf("ended %s after start", time.Since(began).Round(time.Millisecond))
+	_, wipe, _ := sequence(t, s.err.Lines())
+	if attr(wipe, "error") != "" {
+		t.Errorf("wipe line reports an error: %q", wipe)
+	}
+}

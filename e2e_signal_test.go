@@ -1,0 +1,262 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// startAgent runs child.py agent under ningen with stdin piped and waits
+// for its ready line; it returns the session and the child's pid.
+func startAgent(t *testing.T, marker string, ningenArgs []string, agent ...string) (*session, int) {
+	t.Helper()
+	args := append(append([]string{"run"}, ningenArgs...), "--")
+	args = append(args, agentArgs(append(agent, "--marker", marker)...)...)
+	s := start(t, opts{stdin: true, marker: marker}, args...)
+	ready := s.out.await(t, "the child's ready line", contains("role=child"))
+	return s, readyPID(t, ready)
+}
+
+// TestEndingSignals: SIGTERM, SIGHUP, SIGQUIT and (without a terminal)
+// SIGINT to ningen kill the whole tree, a double-forked grandchild
+// included, and ningen dies of that same signal.
+func TestEndingSignals(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGINT} {
+		t.Run(unix.SignalName(sig), func(t *testing.T) {
+			t.Parallel()
+			marker := newMarker(t)
+			s, child := startAgent(t, marker, []string{"--grace", "5s"})
+			s.send("doublefork " + marker)
+			gc := readyPID(t, s.out.await(t, "the grandchild", contains("role=sleeper")))
+			s.signal(sig)
+			wantSignaled(t, s, s.wait(), sig)
+			awaitDead(t, child, marker, "the child")
+			awaitDead(t, gc, marker, "the setsid grandchild")
+			awaitNoneMarked(t, marker)
+			kill, _, exit := sequence(t, s.err.Lines())
+			if want := "signal:" + unix.SignalName(sig); attr(kill, "trigger") != want {
+				t.Errorf("kill line %q, want trigger=%s", kill, want)
+			}
+			if attr(exit, "signal") != unix.SignalName(sig) || attr(exit, "code") != strconv.Itoa(128+int(sig)) {
+				t.Errorf("exit line %q, want code=%d signal=%s", exit, 128+int(sig), unix.SignalName(sig))
+			}
+		})
+	}
+}
+
+// TestInterruptReachesGroupOnce: kill -INT on a ningen without a terminal
+// reaches each process of the child's group exactly once.
+func TestInterruptReachesGroupOnce(t *testing.T) {
+	t.Parallel()
+	marker := newMarker(t)
+	s, child := startAgent(t, marker, []string{"--grace", "300ms"}, "--trap", "INT")
+	s.send("spawn")
+	sub := readyPID(t, s.out.await(t, "the sub-process", contains("role=sub")))
+	s.signal(syscall.SIGINT)
+	wantSignaled(t, s, s.wait(), syscall.SIGINT)
+	s.out.awaitEOF(t)
+	lines := s.out.Lines()
+	for _, pid := range []int{child, sub} {
+		if n := count(lines, "sig SIGINT pid="+strconv.Itoa(pid)); n != 1 {
+			t.Errorf("pid %d got SIGINT %d times, want once\n%s", pid, n, s.out.dump())
+		}
+	}
+	awaitNoneMarked(t, marker)
+}
+
+// TestGraceThenKill: a child that traps SIGTERM gets exactly one TERM and,
+// after --grace, SIGKILL; for each trigger that sends TERM first.
+func TestGraceThenKill(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		args    []string
+		trigger func(*session)
+		end     func(*testing.T, *session, exitStatus)
+	}{
+		{"sigterm", nil, func(s *session) { s.signal(syscall.SIGTERM) },
+			func(t *testing.T, s *session, st exitStatus) { wantSignaled(t, s, st, syscall.SIGTERM) }},
+		{"ttl", []string{"--ttl", "500ms"}, func(*session) {},
+			func(t *testing.T, s *session, st exitStatus) { wantExit(t, s, st, 124) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			marker := newMarker(t)
+			grace := 700 * time.Millisecond
+			s, child := startAgent(t, marker, append([]string{"--grace", grace.String()}, c.args...), "--trap", "TERM")
+			c.trigger(s)
+			c.end(t, s, s.wait())
+			awaitDead(t, child, marker, "the TERM-trapping child")
+			s.out.awaitEOF(t)
+			if n := count(s.out.Lines(), "sig SIGTERM"); n != 1 {
+				t.Errorf("the child got SIGTERM %d times, want exactly once\n%s", n, s.out.dump())
+			}
+			kill, _, _ := sequence(t, s.err.Lines())
+			if n := intField(t, kill, "killed"); n < 1 {
+				t.Errorf("kill line %q: nobody needed SIGKILL", kill)
+			}
+			took, err := time.ParseDuration(attr(kill, "took"))
+			if err != nil || took < grace {
+				t.Errorf("kill step took %q, want at least the grace %s", attr(kill, "took"), grace)
+			}
+		})
+	}
+}
+
+// TestSecondTriggerSkipsGrace: a second trigger during the grace period
+// goes straight to SIGKILL.
+func TestSecondTriggerSkipsGrace(t *testing.T) {
+	t.Parallel()
+	marker := newMarker(t)
+	s, child := startAgent(t, marker, []string{"--grace", "10m"}, "--trap", "TERM,HUP")
+	s.signal(syscall.SIGTERM)
+	s.out.await(t, "the first TERM", contains("sig SIGTERM"))
+	s.signal(syscall.SIGHUP)
+	wantSignaled(t, s, s.wait(), syscall.SIGTERM)
+	awaitDead(t, child, marker, "the child")
+	s.out.awaitEOF(t)
+	if n := count(s.out.Lines(), "sig SIG"); n != 1 {
+		t.Errorf("the child got %d signals before SIGKILL, want only the first TERM\n%s", n, s.out.dump())
+	}
+}
+
+// TestForwardedSignals: SIGUSR1, SIGUSR2 and SIGWINCH reach the child and
+// do not end the session; the runtime's SIGURG is never forwarded.
+func TestForwardedSignals(t *testing.T) {
+	t.Parallel()
+	marker := newMarker(t)
+	s, _ := startAgent(t, marker, nil, "--trap", "USR1,USR2,WINCH,URG")
+	s.signal(syscall.SIGURG)
+	for _, sig := range []syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH} {
+		s.signal(sig)
+		s.out.await(t, unix.SignalName(sig)+" at the child", contains("sig "+unix.SignalName(sig)))
+	}
+	s.send("exit 3")
+	wantExit(t, s, s.wait(), 3)
+	s.out.awaitEOF(t)
+	lines := s.out.Lines()
+	for _, name := range []string{"SIGUSR1", "SIGUSR2", "SIGWINCH"} {
+		if n := count(lines, "sig "+name); n != 1 {
+			t.Errorf("the child got %s %d times, want once", name, n)
+		}
+	}
+	if n := count(lines, "sig SIGURG"); n != 0 {
+		t.Errorf("SIGURG was forwarded to the child %d times", n)
+	}
+	kill, _, _ := sequence(t, s.err.Lines())
+	if attr(kill, "trigger") != "child-exit" {
+		t.Errorf("kill line %q, want trigger=child-exit", kill)
+	}
+}
+
+// TestDoubleForkGrandchildDies: a grandchild that double-forked with
+// setsid is dead once the child's exit ends the session.
+func TestDoubleForkGrandchildDies(t *testing.T) {
+	t.Parallel()
+	marker := newMarker(t)
+	s, child := startAgent(t, marker, []string{"--grace", "2s"})
+	s.send("doublefork " + marker)
+	gcLine := s.out.await(t, "the grandchild", contains("role=sleeper"))
+	gc := readyPID(t, gcLine)
+	if intField(t, gcLine, "sid") == intField(t, s.out.await(t, "", contains("role=child")), "sid") {
+		t.Fatalf("the grandchild did not get a session of its own: %q", gcLine)
+	}
+	s.send("exit 0")
+	wantExit(t, s, s.wait(), 0)
+	awaitDead(t, child, marker, "the child")
+	awaitDead(t, gc, marker, "the double-forked grandchild")
+	s.out.awaitEOF(t)
+	kill, _, _ := sequence(t, s.err.Lines())
+	if n := intField(t, kill, "signaled"); n < 1 {
+		t.Errorf("kill line %q: the grandchild was not signalled", kill)
+	}
+}
+
+// TestParentDeathEndsSession: when ningen's parent dies the session ends:
+// the child dies and ningen exits. A subreaper (reaper.py) adopts ningen
+// so that the test can see how it ended.
+func TestParentDeathEndsSession(t *testing.T) {
+	t.Parallel()
+	marker := newMarker(t)
+	script := `"$0" run --grace 1s -- "$1" "$2" agent --no-stdin --marker "$3" & echo "ningen=$!"; wait`
+	rs := startCmd(t, opts{marker: marker}, python, reaperPy(), "/bin/sh", "-c", script, ningenBin, python, childPy(), marker)
+	sh := intField(t, rs.out.await(t, "the shell", hasPrefix("started")), "pid")
+	ng := intField(t, rs.out.await(t, "ningen's pid", hasPrefix("ningen=")), "ningen")
+	child := readyPID(t, rs.out.await(t, "the child", contains("role=child")))
+	if err := syscall.Kill(sh, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	reaped := rs.out.await(t, "ningen reaped", hasPrefix("reaped pid="+strconv.Itoa(ng)+" "))
+	awaitDead(t, child, marker, "the child")
+	if attr(reaped, "code") == "" {
+		t.Errorf("ningen ended %q, want an exit code after its kill sequence", reaped)
+	}
+	kill, _, _ := sequence(t, rs.err.Lines())
+	if attr(kill, "trigger") != "parent-died" {
+		t.Errorf("kill line %q, want trigger=parent-died", kill)
+	}
+	rs.wait()
+}
+
+// TestPdeathsig: ningen killed with SIGKILL cannot run its sequence, but
+// its direct child still dies (PDEATHSIG).
+func TestPdeathsig(t *testing.T) {
+	t.Parallel()
+	marker := newMarker(t)
+	s, child := startAgent(t, marker, nil)
+	s.signal(syscall.SIGKILL)
+	wantSignaled(t, s, s.wait(), syscall.SIGKILL)
+	awaitDead(t, child, marker, "the child of a SIGKILLed ningen")
+}
+
+// TestManyTriggersOneSequence: a TTL, the child's exit and a hundred
+// signals arriving together give exactly one kill, wipe, exit, in order,
+// and ningen ends the way its exit line says.
+func TestManyTriggersOneSequence(t *testing.T) {
+	t.Parallel()
+	rounds := 4
+	if testing.Short() {
+		rounds = 1
+	}
+	for i := range rounds {
+		t.Run("round-"+strconv.Itoa(i), func(t *testing.T) {
+			s := start(t, opts{}, "run", "--ttl", "50ms", "--grace", "100ms", "--", "sleep", "0.05")
+			s.err.await(t, "the start line", contains("event=start"))
+			release := make(chan struct{})
+			var wg sync.WaitGroup
+			for j := range 100 {
+				sig := syscall.SIGTERM
+				if j%2 == 1 {
+					sig = syscall.SIGHUP
+				}
+				wg.Go(func() {
+					<-release
+					s.signal(sig)
+				})
+			}
+			close(release)
+			wg.Wait()
+			st := s.wait()
+			s.err.awaitEOF(t)
+			_, _, exit := sequence(t, s.err.Lines())
+			switch trig := attr(exit, "trigger"); {
+			case strings.HasPrefix(trig, "signal:"):
+				if st.signal == 0 || unix.SignalName(st.signal) != strings.TrimPrefix(trig, "signal:") {
+					t.Errorf("exit line %q but ningen %v", exit, st)
+				}
+			case trig == "ttl":
+				wantExit(t, s, st, 124)
+			case trig == "child-exit":
+				wantExit(t, s, st, 0)
+			default:
+				t.Errorf("unexpected trigger in %q", exit)
+			}
+		})
+	}
+}
