@@ -163,9 +163,14 @@ func scmpSetArch(f *seccomp.ScmpFilter, sa seccomp.ScmpArch) error {
 }
 
 func scmpAddRule(f *seccomp.ScmpFilter, sa seccomp.ScmpArch, e Syscall) error {
-	nr, err := syscallNumber(e.Name, sa)
-	if err != nil {
+	if _, err := syscallNumber(e.Name, sa); err != nil {
 		return err
+	}
+	// Rules take the number in the native arch's numbering (negative for a
+	// call the native arch lacks); libseccomp translates it by name.
+	nr, err := seccomp.GetSyscallFromName(e.Name)
+	if err != nil {
+		return fmt.Errorf("seccomp policy: %s: %w", e.Name, err)
 	}
 	action := seccomp.ActAllow
 	if e.Errno != 0 {
