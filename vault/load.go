@@ -182,7 +182,7 @@ func exitError(err error) error {
 		return err
 	}
 	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return fmt.Errorf("the command was killed by %s", ws.Signal())
+		return fmt.Errorf("the command was killed by %s", unix.SignalName(ws.Signal()))
 	}
 	return fmt.Errorf("the command exited with status %d", ee.ExitCode())
 }
