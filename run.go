@@ -227,7 +227,8 @@ func (r *RunCmd) confine(f *hardening.Filter, audit auditor, seq *signals.Sequen
 // load reads every secret. A trigger that fires meanwhile aborts the start.
 func (r *RunCmd) load(v *vault.Vault, p *plan, seq *signals.Sequence) error {
 	for _, s := range p.specs {
-		o := vault.LoadOptions{MaxSize: int(r.MaxSecretSize), Raw: p.raw[s.Name], ExecTimeout: r.ExecTimeout}
+		o := vault.LoadOptions{MaxSize: int(r.MaxSecretSize), Raw: p.raw[s.Name], ExecTimeout: r.ExecTimeout,
+			Abort: seq.Triggered()}
 		if _, err := v.Load(s.Name, s.Source, o); err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ func ParseMode(s string) (Mode, error) {
 }
 
 // byDescriptor reports whether m hands the child a descriptor.
-func (m Mode) byDescriptor() bool { return m != ByEnv }
+func (m Mode) byDescriptor() bool { return m == ByFD || m == ByMemfd || m == BySecretMem }
 
 // FDEnvPrefix names the variable that tells the child which descriptor
 // holds a secret: NINGEN_FD_<NAME>=N.

@@ -99,6 +99,7 @@ type Sequence struct {
 
 	once    sync.Once
 	first   chan Trigger
+	firedC  chan struct{}
 	hurry   chan struct{}
 	fired   atomic.Bool
 	hurried atomic.Bool
@@ -107,6 +108,7 @@ type Sequence struct {
 func (s *Sequence) init() {
 	s.once.Do(func() {
 		s.first = make(chan Trigger, 1)
+		s.firedC = make(chan struct{})
 		s.hurry = make(chan struct{})
 		if s.Clock == nil {
 			s.Clock = Real
@@ -123,6 +125,7 @@ func (s *Sequence) Fire(t Trigger) {
 	s.init()
 	if s.fired.CompareAndSwap(false, true) {
 		s.first <- t
+		close(s.firedC)
 		return
 	}
 	if t.Cause != ChildExited && s.hurried.CompareAndSwap(false, true) {
@@ -132,6 +135,13 @@ func (s *Sequence) Fire(t Trigger) {
 
 // Fired reports whether a trigger has fired.
 func (s *Sequence) Fired() bool { return s.fired.Load() }
+
+// Triggered is closed when the first trigger fires: a start still loading
+// secrets uses it to stop waiting on a prompt or a command.
+func (s *Sequence) Triggered() <-chan struct{} {
+	s.init()
+	return s.firedC
+}
 
 // Run waits for the first trigger and runs the three steps, once.
 func (s *Sequence) Run() {

@@ -5,6 +5,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Forwarded are the signals passed on to the child untouched. It is an
@@ -64,17 +66,5 @@ func dispatch(s *Sequence, o WatchOptions, sig syscall.Signal) {
 
 // SignalName is the conventional name: SIGTERM, SIGINT, ...
 func SignalName(sig syscall.Signal) string {
-	for name, s := range names {
-		if s == sig {
-			return name
-		}
-	}
-	return "SIG" + sig.String()
-}
-
-var names = map[string]syscall.Signal{
-	"SIGHUP": syscall.SIGHUP, "SIGINT": syscall.SIGINT, "SIGQUIT": syscall.SIGQUIT,
-	"SIGKILL": syscall.SIGKILL, "SIGTERM": syscall.SIGTERM, "SIGUSR1": syscall.SIGUSR1,
-	"SIGUSR2": syscall.SIGUSR2, "SIGWINCH": syscall.SIGWINCH, "SIGSEGV": syscall.SIGSEGV,
-	"SIGPIPE": syscall.SIGPIPE, "SIGSYS": syscall.SIGSYS, "SIGABRT": syscall.SIGABRT,
+	return unix.SignalName(sig)
 }

@@ -22,12 +22,30 @@ const DefaultMaxSize = 64 << 10
 
 // LoadOptions tune one Load.
 type LoadOptions struct {
-	MaxSize     int           // largest value accepted; 0 means DefaultMaxSize
-	Raw         bool          // keep a trailing newline
-	ExecTimeout time.Duration // how long an exec source may run; 0 means 30s
-	Stdin       *os.File      // the stdin source; nil means os.Stdin
-	Stderr      *os.File      // where an exec source's stderr goes; nil means os.Stderr
-	TTY         string        // the terminal for prompts; "" means /dev/tty
+	MaxSize     int             // largest value accepted; 0 means DefaultMaxSize
+	Raw         bool            // keep a trailing newline
+	ExecTimeout time.Duration   // how long an exec source may run; 0 means 30s
+	Stdin       *os.File        // the stdin source; nil means os.Stdin
+	Stderr      *os.File        // where an exec source's stderr goes; nil means os.Stderr
+	TTY         string          // the terminal for prompts; "" means /dev/tty
+	Abort       <-chan struct{} // closed: give up waiting on a prompt or a command
+}
+
+// abortOn ends a read on f early when abort is closed, through a deadline
+// in the past. The returned function stops watching.
+func abortOn(abort <-chan struct{}, f *os.File) (stop func()) {
+	if abort == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-abort:
+			_ = f.SetReadDeadline(time.Unix(1, 0))
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
 }
 
 // SourceError says which secret and which source failed. It never carries
@@ -54,6 +72,9 @@ var (
 func (v *Vault) Load(name string, src Source, o LoadOptions) (*Secret, error) {
 	if o.MaxSize <= 0 {
 		o.MaxSize = DefaultMaxSize
+	}
+	if v.isClosed() { // before the source is touched: no command run, no variable taken
+		return nil, &SourceError{Name: name, Source: src, Err: ErrClosed}
 	}
 	s, err := v.load(name, src, o)
 	if err != nil {
@@ -110,16 +131,17 @@ func (v *Vault) loadFD(name, arg string, o LoadOptions) (*Secret, error) {
 	return v.fill(name, f, 0, o)
 }
 
-// loadEnv copies the variable's value from ningen's environment block, then
-// overwrites that block in place and removes the variable, so neither
-// /proc/PID/environ nor the child's environment shows it. The runtime's
-// environment strings point into the block itself, so no copy is left.
+// loadEnv copies the variable's value into the vault, then overwrites the
+// value in the initial environment block (what /proc/PID/environ shows)
+// and in the runtime's copy of it, and removes the variable, so the child
+// never inherits it. What the parent process kept is beyond ningen.
 func (v *Vault) loadEnv(name, key string, o LoadOptions) (*Secret, error) {
 	val, ok := syscall.Getenv(key)
 	if !ok {
 		return nil, fmt.Errorf("variable %s is not set", key)
 	}
 	s, err := v.fill(name, strings.NewReader(val), len(val), o)
+	scrubInitialEnv(key)
 	scrub(val)
 	if uerr := os.Unsetenv(key); uerr != nil && err == nil {
 		err = uerr
@@ -146,9 +168,17 @@ func (v *Vault) loadExec(name, command string, o LoadOptions) (*Secret, error) {
 		return nil, err
 	}
 	_ = r.SetReadDeadline(time.Now().Add(timeout))
+	stop := abortOn(o.Abort, r)
 	s, ferr := v.fill(name, r, 0, o)
+	stop()
+	refused := ferr != nil && !errors.Is(ferr, os.ErrDeadlineExceeded)
+	if refused {
+		_ = cmd.Cancel() // it may be blocked writing more than we take
+	}
 	werr := cmd.Wait()
 	switch {
+	case refused:
+		return nil, ferr
 	case ctx.Err() != nil || errors.Is(ferr, os.ErrDeadlineExceeded):
 		err = fmt.Errorf("timed out after %s", timeout)
 	case werr != nil:
@@ -209,7 +239,9 @@ func (v *Vault) loadPrompt(name, text string, o LoadOptions) (*Secret, error) {
 		return nil, err
 	}
 	o.Raw = false // the newline ends the answer; it is never part of it
+	stop := abortOn(o.Abort, tty)
 	s, err := v.fill(name, lineReader{tty}, 0, o)
+	stop()
 	_, _ = io.WriteString(tty, "\n")
 	return s, err
 }

@@ -107,6 +107,12 @@ func Open(b Backing) (*Vault, error) {
 // Backing is the memory this vault's arenas are made of.
 func (v *Vault) Backing() Backing { return v.backing }
 
+func (v *Vault) isClosed() bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.closed
+}
+
 // Locked is the number of bytes the vault holds locked.
 func (v *Vault) Locked() int {
 	v.mu.RLock()
