@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -33,6 +34,15 @@ func startPTY(t *testing.T, marker string, extra []*os.File, argv ...string) *se
 	if err := pty.Setsize(master, &pty.Winsize{Rows: 24, Cols: 200}); err != nil {
 		t.Fatal(err)
 	}
+	// A terminal signal key flushes the output queue right after it sends
+	// the signal, which can drop the line the child prints in its handler
+	// before the test reads it. NOFLSH keeps the queue; signals are as
+	// before.
+	tio := termiosOf(t, tty)
+	tio.Lflag |= unix.NOFLSH
+	if err := unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, tio); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	cmd.ExtraFiles = extra
@@ -53,6 +63,11 @@ func startPTY(t *testing.T, marker string, extra []*os.File, argv ...string) *se
 		close(s.done)
 	}()
 	t.Cleanup(s.cleanup)
+	t.Cleanup(func() { // runs before s.cleanup kills everything
+		if t.Failed() {
+			t.Logf("at failure:\n%s", describeTerminal(master, marker))
+		}
+	})
 	return s
 }
 
@@ -108,6 +123,7 @@ func TestPTYCtrlC(t *testing.T) {
 	}
 	s.send("exit 5")
 	wantExit(t, s, s.wait(), 5)
+	s.out.awaitEOF(t) // ningen led the session: nobody else holds the pty
 	lines := s.out.Lines()
 	if n := count(lines, "sig SIGINT"); n != 1 {
 		t.Errorf("the child got SIGINT %d times for one Ctrl-C\n%s", n, s.out.dump())
@@ -140,7 +156,39 @@ func startJobShell(t *testing.T, marker string) *jobShell {
 	t.Cleanup(func() { ctlW.Close() })
 	sh := &jobShell{session: s, ctl: ctlW, rep: newStream("jobshell", repR)}
 	sh.pgrp = intField(t, sh.rep.await(t, "the shell", hasPrefix("shell ")), "pgrp")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("shell pgrp %d\n%s", sh.pgrp, sh.rep.dump())
+		}
+	})
 	return sh
+}
+
+// describeTerminal is the state of the terminal and of every marked
+// process, for failure messages.
+func describeTerminal(master *os.File, marker string) string {
+	var b strings.Builder
+	if pg, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPGRP); err == nil {
+		fmt.Fprintf(&b, "terminal foreground group %d\n", pg)
+	}
+	if tio, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS); err == nil {
+		fmt.Fprintf(&b, "termios lflag %#o iflag %#o\n", tio.Lflag, tio.Iflag)
+	}
+	for _, pid := range marked(marker) {
+		st, ppid, _ := procStat(pid)
+		pgid, _ := unix.Getpgid(pid)
+		fmt.Fprintf(&b, "pid %d ppid %d pgid %d state %c", pid, ppid, pgid, st)
+		status, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		for _, l := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(l, "Sig") || strings.HasPrefix(l, "ShdPnd") {
+				fmt.Fprintf(&b, " %s", strings.ReplaceAll(l, "\t", ""))
+			}
+		}
+		wchan, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/wchan")
+		sc, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/syscall")
+		fmt.Fprintf(&b, " wchan %s syscall %s\n", wchan, strings.TrimSpace(string(sc)))
+	}
+	return b.String()
 }
 
 func (sh *jobShell) command(words ...string) {
@@ -326,6 +374,9 @@ func TestPTYBackgroundStops(t *testing.T) {
 				t.Fatalf("the child (pid %d) is stopped by the terminal but ningen (pid %d, state %c) is not: the shell sees a running job that can never go on", child, ng, stateOf(ng))
 			}
 			sh.command("cont")
+			running := func(b byte) bool { return b != 'T' && b != 't' }
+			awaitState(t, ng, "ningen after fg", running)
+			awaitState(t, child, "the child after fg", running)
 			sh.out.await(t, "the child after fg", contains("role=child"))
 			sh.send("exit 4")
 			exited := sh.awaitReport(t, "exited", ng)
@@ -346,8 +397,7 @@ func TestPTYForegroundTostop(t *testing.T) {
 	sh.command("tostop")
 	sh.rep.await(t, "tostop", hasPrefix("tostop"))
 	ng := sh.job("fg", ningenAgent(marker, nil)...)
-	sh.out.await(t, "the child", contains("role=child"))
-	sh.send("exit 6")
+	sh.send("exit 6") // typed ahead: the child reads it once it runs
 	r := sh.rep.await(t, "ningen's end", func(l string) bool {
 		return strings.HasPrefix(l, "exited pid="+strconv.Itoa(ng)+" ") || strings.HasPrefix(l, "stopped pid="+strconv.Itoa(ng)+" ")
 	})

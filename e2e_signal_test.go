@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -220,10 +222,13 @@ func TestPdeathsig(t *testing.T) {
 // and ningen ends the way its exit line says.
 func TestManyTriggersOneSequence(t *testing.T) {
 	t.Parallel()
-	rounds := 4
+	rounds := 6
 	if testing.Short() {
-		rounds = 1
+		rounds = 2
 	}
+	won := map[string]int{}
+	var mu sync.Mutex
+	t.Cleanup(func() { t.Logf("first triggers: %v", won) })
 	for i := range rounds {
 		t.Run("round-"+strconv.Itoa(i), func(t *testing.T) {
 			s := start(t, opts{}, "run", "--ttl", "50ms", "--grace", "100ms", "--", "sleep", "0.05")
@@ -240,12 +245,21 @@ func TestManyTriggersOneSequence(t *testing.T) {
 					s.signal(sig)
 				})
 			}
+			// Not synchronisation: the burst is aimed at a different
+			// moment each round, near the TTL and the child's exit, so
+			// that every kind of trigger gets to win some rounds. The
+			// assertions hold whatever wins.
+			time.Sleep(time.Duration(i%4) * 20 * time.Millisecond)
 			close(release)
 			wg.Wait()
 			st := s.wait()
 			s.err.awaitEOF(t)
 			_, _, exit := sequence(t, s.err.Lines())
-			switch trig := attr(exit, "trigger"); {
+			trig := attr(exit, "trigger")
+			mu.Lock()
+			won[trig]++
+			mu.Unlock()
+			switch {
 			case strings.HasPrefix(trig, "signal:"):
 				if st.signal == 0 || unix.SignalName(st.signal) != strings.TrimPrefix(trig, "signal:") {
 					t.Errorf("exit line %q but ningen %v", exit, st)
@@ -256,6 +270,49 @@ func TestManyTriggersOneSequence(t *testing.T) {
 				wantExit(t, s, st, 0)
 			default:
 				t.Errorf("unexpected trigger in %q", exit)
+			}
+		})
+	}
+}
+
+// TestConcurrentSessions: sessions that start and end beside a running one
+// leave it alone, whether they run the same ningen binary or another copy
+// of it (an upgrade, a second install, a renamed build). It runs alone,
+// before the parallel tests: when it fails it kills other sessions.
+func TestConcurrentSessions(t *testing.T) {
+	copyBin := filepath.Join(t.TempDir(), "ningen-other-copy")
+	b, err := os.ReadFile(ningenBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(copyBin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, bin string }{
+		{"same-binary", ningenBin},
+		{"other-copy", copyBin},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			marker := newMarker(t)
+			s, child := startAgent(t, marker, nil)
+			for range 3 {
+				other := startCmd(t, opts{}, c.bin, "run", "--", "true")
+				wantExit(t, other, other.wait(), 0)
+			}
+			if !alive(child, marker) {
+				st, _, _ := procStat(child)
+				t.Errorf("the running session's child (pid %d, state %c) died when other sessions started", child, st)
+			}
+			if t.Failed() {
+				return
+			}
+			s.send("exit 0")
+			st := s.wait()
+			s.err.awaitEOF(t)
+			wantExit(t, s, st, 0)
+			kill, _, _ := sequence(t, s.err.Lines())
+			if e := attr(kill, "error"); e != "" {
+				t.Errorf("the running session's kill step failed: %s", kill)
 			}
 		})
 	}

@@ -258,7 +258,9 @@ func (s *stream) awaitEOF(t testing.TB) {
 }
 
 func (s *stream) dump() string {
-	return fmt.Sprintf("--- %s ---\n%s\n---", s.name, strings.Join(s.Lines(), "\n"))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("--- %s ---\n%s\n%q (no newline yet)\n---", s.name, strings.Join(s.lines, "\n"), s.partial)
 }
 
 func hasPrefix(p string) func(string) bool {

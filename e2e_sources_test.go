@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestSourcesStdinAndFD: the stdin and fd:N sources read byte-exact into
+// the vault and reach the child; the inherited source descriptor itself is
+// not passed on.
+func TestSourcesStdinAndFD(t *testing.T) {
+	t.Parallel()
+	out := dumpDir(t)
+	fromStdin, fromFD := randSecret(t), randSecret(t)
+	srcR, srcW := mustPipe(t)
+	defer srcR.Close()
+	go func() {
+		_, _ = srcW.Write(append(append([]byte(nil), fromFD...), '\n'))
+		srcW.Close()
+	}()
+	s := start(t, opts{stdin: true, extra: []*os.File{srcR}}, "run",
+		"-s", "IN=stdin", "-s", "FD=fd:3",
+		"--", python, childPy(), "dump", out)
+	if _, err := s.stdin.Write(fromStdin); err != nil {
+		t.Fatal(err)
+	}
+	s.stdin.Close()
+	wantExit(t, s, s.wait(), 0)
+	sameBytes(t, "IN from stdin", readDump(t, out, "fd.IN"), fromStdin)
+	sameBytes(t, "FD from fd:3", readDump(t, out, "fd.FD"), fromFD)
+	fds := readLinesFile(t, out+"/fds")
+	if len(fds) != 5 {
+		t.Errorf("child descriptors:\n%s\nwant 0-2 and the two deliveries", strings.Join(fds, "\n"))
+	}
+	s.out.awaitEOF(t)
+	s.err.awaitEOF(t)
+	noLeak(t, s, fromStdin, fromFD)
+}
+
+// TestAuditFormats: --log-format json gives one JSON object per step, in
+// order, with the same facts as the text form; -q gives none.
+func TestAuditFormats(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	v := randSecret(t)
+	secretFile := writeSecret(t, dir, "v", v)
+	t.Run("json", func(t *testing.T) {
+		t.Parallel()
+		s, st := runSession(t, opts{}, "run", "--log-format", "json", "-s", "V=file:"+secretFile, "--", "/bin/sh", "-c", "exit 9")
+		wantExit(t, s, st, 9)
+		var events []string
+		for _, l := range s.err.Lines() {
+			if !strings.HasPrefix(l, "{") {
+				continue
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("audit line is not JSON: %q: %v", l, err)
+			}
+			if m["ningen"] != "audit" {
+				continue
+			}
+			ev, _ := m["event"].(string)
+			if ev == "kill" || ev == "wipe" || ev == "exit" {
+				events = append(events, ev)
+				if m["trigger"] != "child-exit" {
+					t.Errorf("%s event with trigger %v, want child-exit", ev, m["trigger"])
+				}
+			}
+			if ev == "exit" && m["code"] != float64(9) {
+				t.Errorf("exit event code %v, want 9", m["code"])
+			}
+			if ev == "wipe" {
+				if n, _ := m["bytes"].(float64); n < float64(len(v)) {
+					t.Errorf("wipe event bytes %v, want at least %d", m["bytes"], len(v))
+				}
+			}
+		}
+		if strings.Join(events, ",") != "kill,wipe,exit" {
+			t.Errorf("JSON audit events %v, want kill,wipe,exit\n%s", events, s.err.dump())
+		}
+		noLeak(t, s, v)
+	})
+	t.Run("quiet", func(t *testing.T) {
+		t.Parallel()
+		s, st := runSession(t, opts{}, "run", "-q", "-s", "V=file:"+secretFile, "--", "true")
+		wantExit(t, s, st, 0)
+		if a := audits(s.err.Lines()); len(a) != 0 {
+			t.Errorf("-q still printed %d audit lines", len(a))
+		}
+	})
+}
