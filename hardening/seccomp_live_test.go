@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -171,7 +172,7 @@ func helperMain(which, dir string, mode SeccompMode) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 92
 	}
-	fmt.Printf("loaded threads=%d filters=%d\n", c.Threads, c.Filters)
+	fmt.Printf("loaded threads=%d filters=%d took=%d\n", c.Threads, c.Filters, c.Took.Nanoseconds())
 	if which == "threads" {
 		return helperThreads(pipes[:])
 	}
@@ -378,4 +379,40 @@ func TestLogModeLetsTheCallRun(t *testing.T) {
 	if o.killed || o.errno != 0 {
 		t.Fatalf("log mode: killed=%v errno=%v\n%s%s", o.killed, o.errno, o.stdout, o.stderr)
 	}
+}
+
+// BenchmarkSeccompBuild compiles the policy for this arch (no load: the
+// benchmark process stays unconfined).
+func BenchmarkSeccompBuild(b *testing.B) {
+	for b.Loop() {
+		f, err := NewFilter(SeccompKill)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Release()
+	}
+}
+
+// BenchmarkSeccompBuildAndLoad builds and loads the filter in a fresh
+// helper process each time and reports the helper's own measurement of
+// NewFilter + Load (which includes the per-thread check).
+func BenchmarkSeccompBuildAndLoad(b *testing.B) {
+	var total time.Duration
+	n := 0
+	for b.Loop() {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSeccompHelper$", "-test.count=1")
+		cmd.Env = append(os.Environ(), seccompHelperEnv+"=getpid")
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("helper: %v\n%s", err, out)
+		}
+		i := bytes.Index(out, []byte("took="))
+		if i < 0 {
+			b.Fatalf("helper output: %s", out)
+		}
+		ns, _ := strconv.Atoi(strings.Fields(string(out[i+5:]))[0])
+		total += time.Duration(ns)
+		n++
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(n), "ms-build+load")
 }
