@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -71,6 +72,34 @@ func startPTY(t *testing.T, marker string, extra []*os.File, argv ...string) *se
 	return s
 }
 
+// signalKey types a terminal signal key and waits for the child to report
+// the signal. If it does not within a while, the failure says what the
+// terminal and the processes looked like, and whether a second press gets
+// through (a lost key press, or a signal sent to the wrong group).
+func (s *session) signalKey(t *testing.T, key, sig string) {
+	t.Helper()
+	before := count(s.out.Lines(), "sig "+sig)
+	reported := func() func(string) bool {
+		seen := 0 // awaitErr shows each line once, under the stream's lock
+		return func(l string) bool {
+			if strings.Contains(l, "sig "+sig) {
+				seen++
+			}
+			return seen > before
+		}
+	}
+	s.typeKeys(key)
+	_, err := s.out.awaitErr(5*time.Second, reported())
+	if err == nil {
+		return
+	}
+	state := describeTerminal(s.stdin, s.marker)
+	s.typeKeys(key)
+	_, again := s.out.awaitErr(5*time.Second, reported())
+	t.Fatalf("typed %q but the child reported no %s (%v); a second press: %v\nstate after the first press:\n%s\n%s",
+		key, sig, err, again, state, s.out.dump())
+}
+
 // typeKeys writes raw bytes to the terminal, as a keyboard would.
 func (s *session) typeKeys(keys string) {
 	s.t.Helper()
@@ -109,10 +138,8 @@ func TestPTYCtrlC(t *testing.T) {
 	if attr(startLine, "interactive") != "true" {
 		t.Errorf("start line %q: want interactive=true under a terminal", startLine)
 	}
-	s.typeKeys(ctrlC)
-	s.out.await(t, "SIGINT at the child", contains("sig SIGINT"))
-	s.typeKeys(ctrlBackslash)
-	s.out.await(t, "SIGQUIT at the child", contains("sig SIGQUIT"))
+	s.signalKey(t, ctrlC, "SIGINT")
+	s.signalKey(t, ctrlBackslash, "SIGQUIT")
 	if !alive(s.pid, marker) || !alive(child, marker) {
 		t.Fatal("Ctrl-C or Ctrl-\\ ended the session")
 	}
@@ -238,8 +265,7 @@ func TestPTYSuspendResume(t *testing.T) {
 	awaitState(t, ng, "ningen after fg", running)
 	awaitState(t, child, "the child after fg", running)
 
-	sh.typeKeys(ctrlC)
-	sh.out.await(t, "SIGINT after fg", contains("sig SIGINT"))
+	sh.signalKey(t, ctrlC, "SIGINT")
 	sh.send("fg")
 	fg := sh.out.await(t, "the child's view of the terminal", contains("fg pgrp="))
 	if attr(fg, "pgrp") != attr(fg, "own") {
@@ -409,13 +435,16 @@ func TestPTYForegroundTostop(t *testing.T) {
 	}
 }
 
-// awaitMarkedChild finds ningen's direct child by its marker.
+// awaitMarkedChild finds ningen's direct child, child.py, by its marker.
+// A process ningen forked that has not exec'd yet carries ningen's argv,
+// marker included: only one whose argv starts with python counts.
 func awaitMarkedChild(t *testing.T, ng int, marker string) int {
 	t.Helper()
 	deadline := time.Now().Add(waitLong)
 	for {
 		for _, pid := range marked(marker) {
-			if _, ppid, ok := procStat(pid); ok && ppid == ng {
+			cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+			if _, ppid, ok := procStat(pid); ok && ppid == ng && bytes.HasPrefix(cmdline, []byte(python+"\x00"+childPy())) {
 				return pid
 			}
 		}

@@ -5,7 +5,7 @@ Every mode talks to the test on stdout, one line per event, written with a
 single os.write so lines from several processes never interleave:
 
   ready pid=P pgid=G sid=S role=R   once it is set up
-  sig NAME pid=P                    for each trapped signal, in the handler
+  sig NAME pid=P                    for each trapped signal, as it is taken
   ...                               mode-specific lines
 
 Modes:
@@ -37,6 +37,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 
 def say(line):
@@ -49,10 +50,27 @@ def ready(role):
 
 
 def trap(names):
-    def handler(signum, _frame):
-        say("sig %s pid=%d" % (signal.Signals(signum).name, os.getpid()))
-    for name in names:
-        signal.signal(getattr(signal, name), handler)
+    """Report the named signals instead of acting on them.
+
+    They are blocked and taken by a thread with sigwaitinfo, not by Python
+    handlers: a handler only runs between bytecodes, so a signal that lands
+    just before the main thread blocks in read() would wait for the next
+    one, and a test would see it late or merged with the next.
+    """
+    sigs = {getattr(signal, n) for n in names}
+    if not sigs:
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+
+    def report():
+        while True:
+            info = signal.sigwaitinfo(sigs)
+            say("sig %s pid=%d" % (signal.Signals(info.si_signo).name, os.getpid()))
+    threading.Thread(target=report, daemon=True).start()
+
+
+def unblock_all():
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 def forever():
@@ -114,6 +132,7 @@ def doublefork(marker):
     if pid == 0:
         os.setsid()
         if os.fork() == 0:
+            unblock_all()  # the grandchild traps nothing
             os.execv(sys.executable, [sys.executable, os.path.abspath(__file__),
                                       "sleeper", "--marker", marker])
         os._exit(0)
