@@ -11,6 +11,27 @@ import (
 // It has no build tag, so `CGO_ENABLED=0 go test ./hardening/` checks the
 // table even where libseccomp is absent; seccomp_linux.go turns it into BPF.
 
+// What the policy leaves open, on purpose (the residual risk):
+//
+//   - openat, read-only. The holder walk reads /proc/PID/task/TID/children
+//     and /proc/PID/stat by path, so the filter cannot tell /proc from
+//     ~/.ssh: a subverted supervisor can still read any file its user can.
+//     It cannot write, create or truncate one (those flags kill), cannot
+//     open a socket and cannot exec, so what it reads can only go to the
+//     descriptors it already holds: stderr, stdout and the delivery pipes.
+//     Walking /proc through a directory descriptor opened before the
+//     filter, with openat's dirfd pinned to it, would close this.
+//   - kill, tgkill and pidfd_send_signal to any pid the kernel lets ningen
+//     signal (its own user's processes), as before the filter.
+//   - unlinkat with AT_REMOVEDIR: empty directories the user may remove.
+//
+// Finding the call behind a SIGSYS: the kernel logs every kill (dmesg or
+// journalctl -k: "audit: type=1326 ... syscall=NR ... code=0x80000000");
+// `ningen check --seccomp` maps NR to a name for each arch. Or rerun with
+// `ningen run --seccomp=log` (the call runs and is logged with
+// code=0x7ffc0000) or `--seccomp=trap` (the Go runtime prints "SIGSYS: bad
+// system call" with a traceback of the goroutine that made it).
+
 // Arches are the architectures the policy is built and validated for
 // (SPEC §6), as GOARCH names.
 var Arches = []string{"amd64", "arm64"}
