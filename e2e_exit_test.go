@@ -157,14 +157,19 @@ func TestSetupFailures(t *testing.T) {
 
 // noIPCLock is the prefix that takes CAP_IPC_LOCK away from ningen when the
 // test runs as root, so that RLIMIT_MEMLOCK applies to it.
-func noIPCLock(t *testing.T) []string {
+func noIPCLock(t *testing.T) []string { return withoutCap(t, "ipc_lock") }
+
+// withoutCap is the prefix that runs ningen without capability name when
+// the test runs as root (setpriv drops it from the bounding set, so the
+// exec'd ningen never has it); nothing for other users, who lack it anyway.
+func withoutCap(t *testing.T, name string) []string {
 	if !isRoot() {
 		return nil
 	}
 	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("needs root without CAP_IPC_LOCK: setpriv is not installed to drop it")
+		t.Skipf("needs root without CAP_%s: setpriv is not installed to drop it", strings.ToUpper(name))
 	}
-	return []string{"setpriv", "--inh-caps=-all", "--bounding-set=-ipc_lock"}
+	return []string{"setpriv", "--inh-caps=-all", "--bounding-set=-" + name}
 }
 
 func prlimit(t *testing.T, memlock string) []string {
@@ -229,15 +234,19 @@ func TestStalledDeliveryKeepsTTL(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	dur := "60." + randDigits(t, 9)
-	// Larger than an unprivileged pipe may grow (pipe-max-size is 1 MiB),
-	// so the writer waits on a reader that never comes.
+	// Larger than a pipe may grow without CAP_SYS_RESOURCE (pipe-max-size
+	// is 1 MiB by default), so the writer waits on a reader that never
+	// comes. Root keeps the capability unless it is dropped.
 	big := writeSecret(t, dir, "big", randBytes(t, 1<<20+1<<19))
 	began := time.Now()
-	s, st := runSession(t, opts{}, "run", "--max-secret-size", "2MiB", "--ttl", "2s", "-s", "BIG=file:"+big, "--", "sleep", dur)
+	s, st := runSession(t, opts{prefix: withoutCap(t, "sys_resource")}, "run", "--max-secret-size", "2MiB", "--ttl", "2s", "-s", "BIG=file:"+big, "--", "sleep", dur)
 	wantExit(t, s, st, 124)
 	t.Logf("ended %s after start", time.Since(began).Round(time.Millisecond))
 	_, wipe, _ := sequence(t, s.err.Lines())
 	if attr(wipe, "error") != "" {
 		t.Errorf("wipe line reports an error: %q", wipe)
+	}
+	if n := intField(t, wipe, "bytes"); n < 1<<20+1<<19 {
+		t.Errorf("wipe line reports %d bytes, want at least the stalled secret's", n)
 	}
 }
