@@ -89,7 +89,7 @@ func (s *session) signalKey(t *testing.T, key, sig string) {
 		}
 	}
 	s.typeKeys(key)
-	_, err := s.out.awaitErr(5*time.Second, reported())
+	_, err := s.out.awaitErr(waitLong, reported())
 	if err == nil {
 		return
 	}
@@ -297,18 +297,18 @@ func TestPTYRawModeRestored(t *testing.T) {
 	}{
 		{"child-killed", func(_ *jobShell, _, child int) { _ = syscall.Kill(child, syscall.SIGKILL) }, "code=137"},
 		{"ningen-terminated", func(_ *jobShell, ng, _ int) { _ = syscall.Kill(ng, syscall.SIGTERM) }, "signal=15"},
-		{"ttl", nil, "code=124"},
+		{"child-exits-raw", func(sh *jobShell, _, _ int) { sh.send("exit 0") }, "code=0"},
+		{"second-signal", func(_ *jobShell, ng, _ int) {
+			_ = syscall.Kill(ng, syscall.SIGHUP)
+			_ = syscall.Kill(ng, syscall.SIGHUP)
+		}, "signal=1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			marker := newMarker(t)
 			sh := startJobShell(t, marker)
 			before := termiosOf(t, sh.stdin)
-			var extra []string
-			if c.end == nil {
-				extra = []string{"--ttl", "1s"}
-			}
-			ng := sh.job("fg", ningenAgent(marker, append([]string{"--grace", "300ms"}, extra...))...)
+			ng := sh.job("fg", ningenAgent(marker, []string{"--grace", "300ms"}, "--trap", "HUP")...)
 			child := readyPID(t, sh.out.await(t, "the child", contains("role=child")))
 			sh.out.await(t, "the start line", contains("event=start"))
 			sh.send("stty-raw")
@@ -316,9 +316,7 @@ func TestPTYRawModeRestored(t *testing.T) {
 			if termiosOf(t, sh.stdin).Lflag&unix.ECHO != 0 {
 				t.Fatal("stty raw -echo had no effect: cannot judge")
 			}
-			if c.end != nil {
-				c.end(sh, ng, child)
-			}
+			c.end(sh, ng, child)
 			exited := sh.awaitReport(t, "exited", ng)
 			if !strings.Contains(exited, " "+c.want+" ") {
 				t.Errorf("ningen ended %q, want %s", exited, c.want)
@@ -396,7 +394,7 @@ func TestPTYBackgroundStops(t *testing.T) {
 			ng := sh.job("bg", ningenAgent(marker, nil, c.agent...)...)
 			child := awaitMarkedChild(t, ng, marker)
 			awaitState(t, child, "the child touching the terminal from the background", func(b byte) bool { return b == 'T' })
-			if _, err := sh.rep.awaitErr(5*time.Second, hasPrefix("stopped pid="+strconv.Itoa(ng)+" ")); err != nil {
+			if _, err := sh.rep.awaitErr(waitLong, hasPrefix("stopped pid="+strconv.Itoa(ng)+" ")); err != nil {
 				t.Fatalf("the child (pid %d) is stopped by the terminal but ningen (pid %d, state %c) is not: the shell sees a running job that can never go on", child, ng, stateOf(ng))
 			}
 			sh.command("cont")

@@ -84,7 +84,9 @@ func TestGraceThenKill(t *testing.T) {
 	}{
 		{"sigterm", nil, func(s *session) { s.signal(syscall.SIGTERM) },
 			func(t *testing.T, s *session, st exitStatus) { wantSignaled(t, s, st, syscall.SIGTERM) }},
-		{"ttl", []string{"--ttl", "500ms"}, func(*session) {},
+		// The TTL must outlast the child's start (python, on a loaded
+		// machine), or the TERM lands before the trap is set.
+		{"ttl", []string{"--ttl", "4s"}, func(*session) {},
 			func(t *testing.T, s *session, st exitStatus) { wantExit(t, s, st, 124) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
