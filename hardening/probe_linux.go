@@ -5,6 +5,7 @@ package hardening
 import (
 	"errors"
 	"fmt"
+	"github.com/ningen-shikkaku/ningen/launcher"
 	"io/fs"
 	"os"
 	"slices"
@@ -117,7 +118,7 @@ func probeCgroup(kernel string) Cgroup {
 	if err != nil {
 		return Cgroup{Item: Item{Status: Unknown, Why: "cannot read /proc/self/cgroup: " + err.Error(), Err: err}}
 	}
-	group, err := cgroupV2Group(self)
+	group, err := launcher.CgroupV2Group(self)
 	if err != nil {
 		return Cgroup{Item: Item{Status: DoesNotHold, Why: err.Error(), Err: err}}
 	}
@@ -125,7 +126,7 @@ func probeCgroup(kernel string) Cgroup {
 	if err != nil {
 		return Cgroup{Group: group, Item: Item{Status: Unknown, Why: "cannot read /proc/self/mountinfo: " + err.Error(), Err: err}}
 	}
-	mount, dir, err := cgroup2Dir(mi, group)
+	mount, dir, err := launcher.CgroupDir(mi, group)
 	if err != nil {
 		return Cgroup{Group: group, Item: Item{Status: DoesNotHold, Why: err.Error(), Err: err}}
 	}

@@ -3,7 +3,6 @@
 package launcher
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,8 +17,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// groupPrefix starts the name of every group ningen makes; the pid that
-// made it follows, so a group left by a crash can be told from a live one.
+// groupPrefix starts the name of every group ningen makes; the pid and
+// start time of the ningen that made it follow, so a group left by a crash
+// can be told from a live one.
 const groupPrefix = "ningen-"
 
 // cgroup is the cgroup v2 group that holds the child's whole tree. The
@@ -34,86 +34,30 @@ type cgroup struct {
 	killer *os.File
 }
 
-// Cgroup2Dir finds the cgroup v2 group ningen runs in: the cgroup2 mount
-// from /proc/self/mountinfo (/sys/fs/cgroup, or /sys/fs/cgroup/unified on
-// hybrid hosts) joined with the 0:: line of /proc/self/cgroup.
+// Cgroup2Dir finds the cgroup v2 group ningen runs in: the 0:: line of
+// /proc/self/cgroup under the cgroup2 mount of /proc/self/mountinfo
+// (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid hosts), minding a
+// mount whose root is not "/".
 func Cgroup2Dir() (string, error) {
 	dir, _, err := cgroup2Own()
 	return dir, err
 }
 
-func cgroup2Own() (dir, rel string, err error) {
-	mount, err := cgroup2Mount("/proc/self/mountinfo")
+func cgroup2Own() (dir, group string, err error) {
+	self, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return "", "", err
 	}
-	b, err := os.ReadFile("/proc/self/cgroup")
+	group, err = CgroupV2Group(string(self))
 	if err != nil {
 		return "", "", err
 	}
-	own, ok := unifiedPath(string(b))
-	if !ok {
-		return "", "", errors.New("no cgroup v2 entry (0::) in /proc/self/cgroup")
-	}
-	return filepath.Join(mount, own), own, nil
-}
-
-func cgroup2Mount(mountinfo string) (string, error) {
-	f, err := os.Open(mountinfo)
+	mi, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if mp, ok := parseMountinfo(sc.Text()); ok {
-			return mp, nil
-		}
-	}
-	return "", errors.New("no cgroup2 file system is mounted")
-}
-
-// parseMountinfo returns the mount point of a cgroup2 line of mountinfo.
-// The fields after " - " are the file system type, source and options.
-func parseMountinfo(line string) (string, bool) {
-	pre, post, ok := strings.Cut(line, " - ")
-	if !ok {
-		return "", false
-	}
-	fs := strings.Fields(post)
-	f := strings.Fields(pre)
-	if len(fs) == 0 || fs[0] != "cgroup2" || len(f) < 5 {
-		return "", false
-	}
-	return unescapeMount(f[4]), true
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func unifiedPath(procCgroup string) (string, bool) {
-	for _, line := range strings.Split(procCgroup, "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			return p, true
-		}
-	}
-	return "", false
+	_, dir, err = CgroupDir(string(mi), group)
+	return dir, group, err
 }
 
 // newCgroup makes a fresh group under ningen's own, after cleaning up any
@@ -131,9 +75,7 @@ func newCgroup() (*cgroup, error) {
 		return nil, err
 	}
 	CleanStale(parent)
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	name := groupPrefix + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(suffix)
+	name := groupName(os.Getpid())
 	dir := filepath.Join(parent, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create cgroup: %w", err)
@@ -167,8 +109,8 @@ func CleanStale(parent string) int {
 	}
 	n := 0
 	for _, e := range entries {
-		pid, ok := groupOwner(e.Name())
-		if !e.IsDir() || !ok || ningenAlive(pid) {
+		pid, start, ok := groupOwner(e.Name())
+		if !e.IsDir() || !ok || ownerAlive(pid, start) {
 			continue
 		}
 		cg := &cgroup{dir: filepath.Join(parent, e.Name()), fd: -1}
@@ -179,29 +121,48 @@ func CleanStale(parent string) int {
 	return n
 }
 
-func groupOwner(name string) (int, bool) {
-	rest, ok := strings.CutPrefix(name, groupPrefix)
-	if !ok {
-		return 0, false
-	}
-	pidStr, _, ok := strings.Cut(rest, "-")
-	pid, err := strconv.Atoi(pidStr)
-	return pid, ok && err == nil && pid > 0
+// groupName is ningen-PID.START-RANDOM: START is the owner's start time
+// (field 22 of /proc/PID/stat), so that a reused pid never passes for the
+// ningen that made the group.
+func groupName(pid int) string {
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	return groupPrefix + strconv.Itoa(pid) + "." + startTime(pid) + "-" + hex.EncodeToString(suffix)
 }
 
-// ningenAlive reports whether pid is a running ningen (same executable
-// name), so that a reused pid does not keep a stale group alive... or
-// spare it.
-func ningenAlive(pid int) bool {
-	if pid == os.Getpid() {
-		return true
+func groupOwner(name string) (pid int, start string, ok bool) {
+	rest, ok := strings.CutPrefix(name, groupPrefix)
+	if !ok {
+		return 0, "", false
 	}
-	exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
-	self, serr := os.Executable()
-	if err != nil || serr != nil {
-		return err == nil // alive but unreadable (not ours to judge): keep it
+	owner, _, ok := strings.Cut(rest, "-")
+	pidStr, start, ok2 := strings.Cut(owner, ".")
+	pid, err := strconv.Atoi(pidStr)
+	return pid, start, ok && ok2 && err == nil && pid > 0
+}
+
+// ownerAlive reports whether the process that made a group is still
+// running: same pid, same start time.
+func ownerAlive(pid int, start string) bool {
+	st := startTime(pid)
+	return st != "" && st == start
+}
+
+// startTime is field 22 of /proc/PID/stat, "" when pid is gone.
+func startTime(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
 	}
-	return filepath.Base(strings.TrimSuffix(exe, " (deleted)")) == filepath.Base(self)
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return ""
+	}
+	f := bytes.Fields(b[i+1:]) // f[0] is field 3
+	if len(f) < 20 {
+		return ""
+	}
+	return string(f[19])
 }
 
 // procs lists the processes in the group.
@@ -225,8 +186,8 @@ func (c *cgroup) contains(pid int) bool {
 	if err != nil {
 		return false
 	}
-	p, ok := unifiedPath(string(b))
-	return ok && p == c.rel
+	p, err := CgroupV2Group(string(b))
+	return err == nil && p == c.rel
 }
 
 func (c *cgroup) populated() bool {

@@ -39,7 +39,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 		name=$(echo "${rel:-main}" | tr / _)
 		go test -c -o "$dir/$name.test" "./$rel" 
 		[ -f "$dir/$name.test" ] || continue
-		(cd "./$rel" && NINGEN_BIN="$dir/ningen" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		(cd "./$rel" && setpriv --reuid=nobody --regid=nogroup --clear-groups \
+			env HOME=/tmp TMPDIR=/tmp NINGEN_E2E_BIN="$dir/ningen" \
 			"$dir/$name.test" -test.count=1) 
 	done
 else

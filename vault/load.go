@@ -171,13 +171,13 @@ func (v *Vault) loadExec(name, command string, o LoadOptions) (*Secret, error) {
 	stop := abortOn(o.Abort, r)
 	s, ferr := v.fill(name, r, 0, o)
 	stop()
-	refused := ferr != nil && !errors.Is(ferr, os.ErrDeadlineExceeded)
-	if refused {
+	tooLarge := errors.Is(ferr, ErrTooLarge)
+	if tooLarge {
 		_ = cmd.Cancel() // it may be blocked writing more than we take
 	}
 	werr := cmd.Wait()
 	switch {
-	case refused:
+	case tooLarge:
 		return nil, ferr
 	case ctx.Err() != nil || errors.Is(ferr, os.ErrDeadlineExceeded):
 		err = fmt.Errorf("timed out after %s", timeout)
