@@ -9,10 +9,13 @@
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/alecthomas/kong"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/ningen-shikkaku/ningen/launcher"
+	"github.com/ningen-shikkaku/ningen/motokano"
 )
 
 // Exit codes of SPEC §5, after tini and coreutils.
@@ -31,9 +34,31 @@ type CLI struct {
 	Run     RunCmd     `cmd:"" help:"Run COMMAND for one session with secrets delivered to it."`
 	Check   CheckCmd   `cmd:"" help:"Report which guarantees hold on this host."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
+	MCP     MCPCmd     `cmd:"" name:"mcp" help:"Serve the session's tools (run --tools) to an MCP client over stdio; the client must run inside the session."`
 
-	Watchdog WatchdogCmd `cmd:"" hidden:"" help:"Internal: kill a session's cgroup if its ningen dies without cleaning up."`
+	Watchdog   WatchdogCmd   `cmd:"" hidden:"" help:"Internal: kill a session's cgroup if its ningen dies without cleaning up."`
+	Toolrunner ToolrunnerCmd `cmd:"" hidden:"" help:"Internal: run the exec tools of the ningen that started it."`
 }
+
+// MCPCmd is `ningen mcp`, launched by an MCP client inside a session.
+type MCPCmd struct{}
+
+// Run serves until the client hangs up.
+func (MCPCmd) Run() error {
+	socket := os.Getenv(motokano.EnvVar)
+	if socket == "" {
+		return usagef("not inside a ningen session with tools: %s is not set (start the MCP client with ningen run --tools FILE -- CLIENT, and let it pass %s on to ningen mcp)", motokano.EnvVar, motokano.EnvVar)
+	}
+	return motokano.ServeMCP(context.Background(), socket, version, &mcp.StdioTransport{})
+}
+
+// ToolrunnerCmd is the process `ningen run --tools` starts to exec tools.
+type ToolrunnerCmd struct {
+	Socket string `required:"" help:"The tool socket it removes at the end."`
+}
+
+// Run serves ningen's requests until it hangs up.
+func (t ToolrunnerCmd) Run() error { return motokano.RunToolRunner(t.Socket) }
 
 // WatchdogCmd is the process `ningen run` starts beside a cgroup session.
 type WatchdogCmd struct {

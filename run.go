@@ -13,6 +13,7 @@ import (
 
 	"github.com/ningen-shikkaku/ningen/hardening"
 	"github.com/ningen-shikkaku/ningen/launcher"
+	"github.com/ningen-shikkaku/ningen/motokano"
 	"github.com/ningen-shikkaku/ningen/signals"
 	"github.com/ningen-shikkaku/ningen/vault"
 )
@@ -32,6 +33,7 @@ type RunCmd struct {
 	LogFormat     string        `enum:"text,json" default:"text" help:"Audit line format on stderr: text or json."`
 	Quiet         bool          `short:"q" help:"No audit lines; warnings and errors still go to stderr."`
 	Seccomp       string        `enum:"kill,log,trap,off" default:"kill" placeholder:"MODE" help:"Once the child runs, confine ningen to its system-call allowlist (ningen check --seccomp lists it): kill (any other call kills ningen with SIGSYS, and the child with it), log or trap (diagnosis: the kernel logs the call, or the Go runtime prints where it was made), off (no filter; loud in the audit log)."`
+	Tools         string        `placeholder:"FILE" help:"Serve the tools FILE declares (TOML) to the child on the Unix socket named by NINGEN_TOOLS; ningen mcp serves them to an MCP client."`
 	Command       []string      `arg:"" passthrough:"partial" help:"The command to run, after --."`
 }
 
@@ -43,6 +45,7 @@ type plan struct {
 	raw   map[string]bool
 	args  []string
 	fds   map[string]int
+	tools *motokano.Config // nil without --tools
 }
 
 func (r *RunCmd) plan() (*plan, error) {
@@ -73,6 +76,9 @@ func (r *RunCmd) plan() (*plan, error) {
 			return nil, usagef("--raw %s: no such secret", name)
 		}
 		p.raw[name] = true
+	}
+	if err := r.loadTools(p); err != nil {
+		return nil, err
 	}
 	return p, r.expand(p)
 }
@@ -162,14 +168,22 @@ func (r *RunCmd) Run() error {
 		_, _ = v.Close()
 		return err
 	}
-	sess, err := launcher.Start(r.config(v, p), func() { seq.Fire(signals.Trigger{Cause: signals.ChildExited}) })
+	cfg := r.config(v, p)
+	tools, err := r.startTools(v, p, &cfg, seq, audit)
 	if err != nil {
 		_, _ = v.Close()
 		return err
 	}
+	sess, err := launcher.Start(cfg, func() { seq.Fire(signals.Trigger{Cause: signals.ChildExited}) })
+	if err != nil {
+		_ = tools.Close()
+		_, _ = v.Close()
+		return err
+	}
 	holders.set(sess)
+	tools.Serve(sess)
 	seq.Holders = holders
-	seq.Wipe = func() (int, error) { sess.CloseDeliveries(); return v.Close() }
+	seq.Wipe = func() (int, error) { _ = tools.Close(); sess.CloseDeliveries(); return v.Close() }
 	if r.TTL > 0 {
 		time.AfterFunc(r.TTL, func() { seq.Fire(signals.Trigger{Cause: signals.TTL}) })
 	}
@@ -327,4 +341,52 @@ func (h *sessionHolders) Kill() (int, error) {
 	n, err := s.Kill()
 	s.Finish()
 	return n, err
+}
+
+// loadTools checks the --tools file against the -s names: a mistake in it is
+// a usage error, found before anything starts.
+func (r *RunCmd) loadTools(p *plan) error {
+	if r.Tools == "" {
+		return nil
+	}
+	names := make([]string, len(p.specs))
+	for i, s := range p.specs {
+		names[i] = s.Name
+	}
+	cfg, err := motokano.Load(r.Tools, names)
+	if err != nil {
+		return usageError{err}
+	}
+	p.tools = cfg
+	return nil
+}
+
+// startTools starts the --tools server before the child: its socket and
+// its exec runner must exist before the seccomp filter forbids making
+// them. The child finds the socket in NINGEN_TOOLS. nil without --tools.
+func (r *RunCmd) startTools(v *vault.Vault, p *plan, cfg *launcher.Config, seq *signals.Sequence, audit auditor) (*motokano.Server, error) {
+	if p.tools == nil {
+		return nil, nil
+	}
+	secrets := make([]*vault.Secret, len(cfg.Deliveries))
+	for i, d := range cfg.Deliveries {
+		secrets[i] = d.Secret
+	}
+	var runner []string
+	if exe, err := os.Executable(); err == nil {
+		runner = []string{exe, "toolrunner"}
+	}
+	srv, err := motokano.Start(p.tools, secrets, motokano.Options{
+		Vault: v, Env: cfg.Env, Runner: runner, Ending: seq.Fired,
+		Panic: func() { seq.Fire(signals.Trigger{Cause: signals.Panic}) },
+		Audit: func(e motokano.Event) {
+			audit.event(e.Name, field{"pid", e.PID}, field{"uid", e.UID}, field{"why", e.Why})
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Env = srv.Environ(cfg.Env)
+	audit.event("tools", field{"socket", srv.Path()}, field{"count", len(p.tools.Tools)})
+	return srv, nil
 }

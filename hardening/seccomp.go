@@ -156,6 +156,11 @@ var Policy = []Syscall{
 	{Name: "ppoll", Why: "cgroup mode: waits for cgroup.events to report the group empty"},
 	{Name: "unlinkat", Why: "cgroup mode: removes the session's emptied group (only AT_REMOVEDIR: empty directories)",
 		When: argEquals(2, atRemoveD)},
+	// The tool socket (motokano), when run --tools serves one.
+	{Name: "accept4", Why: "motokano: accepts a connection on the tool socket"},
+	{Name: "getsockopt", Why: "motokano: SO_PEERCRED of a tool-socket peer (its uid and pid, for the holder check)"},
+	{Name: "pipe2", Why: "motokano: an exec tool call's stdout pipe and one pipe per secret it receives"},
+	{Name: "sendmsg", Why: "motokano: an exec tool call and its pipes (SCM_RIGHTS) to the tool runner"},
 	{Name: "kill", Why: "SIGTSTP to itself and SIGCONT to the child's group (job control); kernels without pidfds"},
 	{Name: "getppid", Why: "parent-death watch on kernels without pidfd_open (polls getppid)"},
 }
@@ -169,8 +174,8 @@ var Never = []string{
 	// reading or changing another process
 	"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
 	// the network
-	"socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
-	"sendto", "sendmsg", "sendmmsg", "recvfrom", "recvmsg",
+	"socket", "socketpair", "connect", "bind", "listen", "accept",
+	"sendto", "sendmmsg", "recvfrom", "recvmsg",
 	// new files, or changing files
 	"open", "creat", "openat2", "open_by_handle_at", "name_to_handle_at", "memfd_create",
 	"memfd_secret", "truncate", "ftruncate", "unlink", "rmdir", "rename", "renameat",
