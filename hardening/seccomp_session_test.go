@@ -206,9 +206,16 @@ func newFixture(t *testing.T) *fixture {
 	}
 	// The child acknowledges each forwarded signal on stdout, and exits 5
 	// when the test writes "exit".
-	py := `import signal, sys
-signal.signal(signal.SIGUSR1, lambda *a: print("usr1", flush=True))
-signal.signal(signal.SIGWINCH, lambda *a: print("winch", flush=True))
+	// The signals are blocked and taken by a thread in sigwait: a Python
+	// handler runs only between bytecodes, so a signal landing just before
+	// the main thread blocks in read() would wait for the next input.
+	py := `import signal, sys, threading
+names = {signal.SIGUSR1: "usr1", signal.SIGWINCH: "winch"}
+signal.pthread_sigmask(signal.SIG_BLOCK, names)
+def acknowledge():
+    while True:
+        print(names[signal.sigwait(names)], flush=True)
+threading.Thread(target=acknowledge, daemon=True).start()
 print("ready", flush=True)
 for line in sys.stdin:
     if line.strip() == "exit":
