@@ -25,7 +25,7 @@ GOOS=darwin CGO_ENABLED=0 go build ./...
 CGO_ENABLED=0 go test -count=1 ./hardening/
 
 step "go test -race ./... as $(id -un)"
-go test -race -count=1 ./...
+go test -race -count=1 -timeout 6m ./...
 
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	step "the tests again as nobody (memlock limit $(ulimit -l) KiB for root's shell; nobody gets the default)"
@@ -41,7 +41,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 		[ -f "$dir/$name.test" ] || continue
 		(cd "./$rel" && setpriv --reuid=nobody --regid=nogroup --clear-groups \
 			env HOME=/tmp TMPDIR=/tmp NINGEN_E2E_BIN="$dir/ningen" \
-			"$dir/$name.test" -test.count=1) 
+			"$dir/$name.test" -test.count=1 -test.timeout=6m)
 	done
 else
 	echo "(not root: the unprivileged pass runs in CI as root → nobody)"
