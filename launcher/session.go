@@ -324,44 +324,10 @@ func (s *Session) startWriters() {
 		s.writers.Add(1)
 		go func() {
 			defer s.writers.Done()
-			_ = writeSecret(w, s.cfg.Vault, d.Secret)
+			_ = s.cfg.Vault.Stream(d.Secret, w)
 			_ = w.Close()
 		}()
 	}
-}
-
-// writeSecret copies the secret to w. The vault is held only across each
-// non-blocking write(2); the poller waits for room between them, and a
-// deadline set by CloseDeliveries ends the wait.
-func writeSecret(w *os.File, v *vault.Vault, sec *vault.Secret) error {
-	rc, err := w.SyscallConn()
-	if err != nil {
-		return err
-	}
-	off := 0
-	var werr error
-	err = rc.Write(func(fd uintptr) bool {
-		for off < sec.Len() {
-			var n int
-			if verr := v.View(sec, func(b []byte) { n, werr = unix.Write(int(fd), b[off:]) }); verr != nil {
-				werr = verr
-				return true
-			}
-			if werr == unix.EAGAIN {
-				werr = nil
-				return false
-			}
-			if werr != nil {
-				return true
-			}
-			off += n
-		}
-		return true
-	})
-	if werr != nil {
-		return werr
-	}
-	return err
 }
 
 // CloseDeliveries stops every writer that is still waiting for the child

@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ningen-shikkaku/ningen/vault"
 	"golang.org/x/sys/unix"
 )
 
@@ -279,7 +278,7 @@ func (c *call) writeSecrets() {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			_ = writeSecret(w, c.s.o.Vault, c.t.secrets[i])
+			_ = c.s.o.Vault.Stream(c.t.secrets[i], w)
 			c.s.untrack(w)
 		}()
 	}
@@ -294,39 +293,6 @@ func (c *call) finish() {
 	if c.out != nil {
 		c.s.untrack(c.out)
 	}
-}
-
-// writeSecret copies the secret to w, holding the vault only across each
-// non-blocking write(2), as the launcher's delivery does.
-func writeSecret(w *os.File, v *vault.Vault, sec *vault.Secret) error {
-	rc, err := w.SyscallConn()
-	if err != nil {
-		return err
-	}
-	off := 0
-	var werr error
-	err = rc.Write(func(fd uintptr) bool {
-		for off < sec.Len() {
-			var n int
-			if verr := v.View(sec, func(b []byte) { n, werr = unix.Write(int(fd), b[off:]) }); verr != nil {
-				werr = verr
-				return true
-			}
-			if werr == unix.EAGAIN {
-				werr = nil
-				return false
-			}
-			if werr != nil {
-				return true
-			}
-			off += n
-		}
-		return true
-	})
-	if werr != nil {
-		return werr
-	}
-	return err
 }
 
 func closeFDs(fds []int) {

@@ -420,7 +420,15 @@ func TestExecSourceTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the command printed %q, not its pid", errOut)
 	}
-	if alive := groupMembers(t, pgid); len(alive) > 0 {
+	// A process closes its descriptors in exit before it becomes a zombie,
+	// so give the kernel a bounded moment to finish the exits.
+	deadline := time.Now().Add(5 * time.Second)
+	alive := groupMembers(t, pgid)
+	for len(alive) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		alive = groupMembers(t, pgid)
+	}
+	if len(alive) > 0 {
 		t.Errorf("process group %d still has live members %v", pgid, alive)
 	}
 }
