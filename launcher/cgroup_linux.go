@@ -130,16 +130,22 @@ func groupName(pid int) string {
 	return groupPrefix + strconv.Itoa(pid) + "." + startTime(pid) + "-" + hex.EncodeToString(suffix)
 }
 
+// groupOwner reads the maker back from a name exactly as groupName makes
+// it. Any other name, even one that starts alike, is not known to be
+// ningen's: it has no owner, and CleanStale leaves it alone.
 func groupOwner(name string) (pid int, start string, ok bool) {
 	rest, ok := strings.CutPrefix(name, groupPrefix)
-	if !ok {
+	pidStr, rest, ok1 := strings.Cut(rest, ".")
+	start, suffix, ok2 := strings.Cut(rest, "-")
+	if !ok || !ok1 || !ok2 || !isDecimal(pidStr) || pidStr[0] == '0' || !isDecimal(start) ||
+		len(suffix) != 8 || strings.Trim(suffix, "0123456789abcdef") != "" {
 		return 0, "", false
 	}
-	owner, _, ok := strings.Cut(rest, "-")
-	pidStr, start, ok2 := strings.Cut(owner, ".")
 	pid, err := strconv.Atoi(pidStr)
-	return pid, start, ok && ok2 && err == nil && pid > 0
+	return pid, start, err == nil
 }
+
+func isDecimal(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
 
 // ownerAlive reports whether the process that made a group is still
 // running: same pid, same start time.
