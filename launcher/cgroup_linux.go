@@ -269,21 +269,25 @@ func (c *cgroup) remove() error {
 // RunWatchdog is the body of `ningen watchdog`: it waits for the ningen
 // with the given pid to exit and then kills and removes the session's group
 // dir, which ningen removes itself when it ends normally. It holds no
-// secret: it is a fresh exec, started before the session's child.
+// secret: it is a fresh exec, started before the session's child. A ningen
+// that is gone before the watchdog gets to watch it (SIGKILLed right after
+// the start) has its group killed at once.
 func RunWatchdog(pid int, dir string) error {
-	if os.Getppid() != pid {
-		return fmt.Errorf("watchdog: ningen %d is already gone", pid)
+	if owner, _, ok := groupOwner(filepath.Base(dir)); !ok || owner != pid {
+		return fmt.Errorf("watchdog: %s is not a group of ningen %d", dir, pid)
 	}
+	// Open first, then check the parent: while ningen is still the parent
+	// its pid cannot have been reused, so the pidfd is ningen's.
 	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return fmt.Errorf("watchdog: pidfd_open %d: %w", pid, err)
+	if err == nil {
+		defer unix.Close(fd)
 	}
-	defer unix.Close(fd)
-	for {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		if n, err := unix.Poll(fds, -1); n == 1 || (err != nil && !errors.Is(err, unix.EINTR)) {
-			break
-		}
+	switch {
+	case os.Getppid() != pid: // ningen already died: nothing to wait for
+	case err != nil:
+		return fmt.Errorf("watchdog: pidfd_open %d: %w", pid, err)
+	default:
+		waitExit(fd)
 	}
 	if _, err := os.Stat(dir); err != nil {
 		return nil // ningen ended the session and removed its group
@@ -293,4 +297,14 @@ func RunWatchdog(pid int, dir string) error {
 		return fmt.Errorf("watchdog: %w", err)
 	}
 	return cg.remove()
+}
+
+// waitExit waits until the process of pidfd fd exits.
+func waitExit(fd int) {
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if n, err := unix.Poll(fds, -1); n == 1 || (err != nil && !errors.Is(err, unix.EINTR)) {
+			return
+		}
+	}
 }
