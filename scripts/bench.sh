@@ -49,3 +49,13 @@ awk '/^BenchmarkWipe/ {w=$(NF-1)} /^BenchmarkClear/ {c=$(NF-1)}
 	END { if (c > 0) printf "\nwipe / clear() = %.2f (target: at least 0.50)\n", w / c }' "$dir/wipe.txt"
 echo
 echo "machine: $(nproc) cores, $(uname -sr), $(go version | cut -d' ' -f3)"
+
+# --- vault backings and delivery modes (issue 5) -----------------------------
+# Session start with each vault backing (locked, secretmem) and delivery
+# mode (fd, memfd, secretmem, env) for 1 and 1,000 secrets of 64 bytes, as
+# ratios to locked+fd, and how many 64-byte secrets fit in the default
+# 8 MiB locked-memory limit: scripts/benchvault.sh, with the ningen and
+# benchtime built above (M runs a median, default 20; ROUNDS, default 3).
+echo
+NINGEN="$dir/ningen" BENCHTIME="$dir/benchtime" scripts/benchvault.sh
+# --- end of vault backings and delivery modes --------------------------------
