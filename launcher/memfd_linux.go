@@ -30,6 +30,12 @@ func memfdDelivery(name string, v *vault.Vault, s *vault.Secret) (*os.File, erro
 		f.Close()
 		return nil, fmt.Errorf("seal memfd for %s: %w", name, err)
 	}
+	// The child shares this open file, offset included: rewind it, so a
+	// plain read to the end gets the whole value.
+	if _, err := unix.Seek(fd, 0, 0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("rewind memfd for %s: %w", name, err)
+	}
 	return f, nil
 }
 

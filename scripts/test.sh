@@ -31,7 +31,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	step "the tests again as nobody (memlock limit $(ulimit -l) KiB for root's shell; nobody gets the default)"
 	dir=$(mktemp -d /tmp/ningen-nobody.XXXXXX)
 	trap 'rm -rf "$dir"' EXIT
-	chmod 755 "$dir"
+	chmod 1777 "$dir" # nobody's HOME and TMPDIR too: all of it goes with the trap
 	go build -o "$dir/ningen" .
 	for pkg in $(go list ./...); do
 		rel=${pkg#$(go list -m)}
@@ -40,7 +40,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 		go test -c -o "$dir/$name.test" "./$rel" 
 		[ -f "$dir/$name.test" ] || continue
 		(cd "./$rel" && setpriv --reuid=nobody --regid=nogroup --clear-groups \
-			env HOME=/tmp TMPDIR=/tmp NINGEN_E2E_BIN="$dir/ningen" \
+			env HOME="$dir" TMPDIR="$dir" NINGEN_E2E_BIN="$dir/ningen" NINGEN_BIN="$dir/ningen" \
 			"$dir/$name.test" -test.count=1 -test.timeout=6m)
 	done
 else
