@@ -70,8 +70,31 @@ func startRunner(argv, env []string) (*runner, error) {
 		_ = c.Close()
 		return nil, fmt.Errorf("start the tool runner %s: %w", argv[0], err)
 	}
+	if err := r.awaitReady(); err != nil {
+		_ = syscall.Kill(r.pid, syscall.SIGKILL)
+		_ = c.Close()
+		return nil, err
+	}
 	go r.readReplies()
 	return r, nil
+}
+
+// runnerReady is the runner's first message: its SIGTERM handler is in
+// place. Until then a kill step would end it before it removed the socket.
+const runnerReady = `{"ready":true}`
+
+func (r *runner) awaitReady() error {
+	_ = r.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer func() { _ = r.conn.SetReadDeadline(time.Time{}) }()
+	buf := make([]byte, 64)
+	n, err := r.conn.Read(buf)
+	if err != nil {
+		return fmt.Errorf("the tool runner did not come up: %w", err)
+	}
+	if string(buf[:n]) != runnerReady {
+		return fmt.Errorf("the tool runner said %q, not that it is ready", buf[:n])
+	}
+	return nil
 }
 
 func (r *runner) readReplies() {

@@ -61,6 +61,11 @@ func RunToolRunner(socket string) error {
 		r.end()
 		os.Exit(0)
 	}()
+	// Only now can a SIGTERM from the kill step remove the socket: say so,
+	// and ningen starts the child.
+	if _, err := r.conn.Write([]byte(runnerReady)); err != nil {
+		return fmt.Errorf("tool runner: %w", err)
+	}
 	r.serve()
 	r.end()
 	return nil
