@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"os"
+	"strings"
 
 	"github.com/alecthomas/kong"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -99,6 +100,9 @@ func run(args []string) int {
 	ctx, err := parser.Parse(args)
 	if err != nil {
 		errorf("%v", err)
+		if strings.Contains(err.Error(), `expected "<command> ..."`) {
+			hintf("give the command after --: ningen run [flags] -- COMMAND [ARGS...]")
+		}
 		return exitUsage
 	}
 	return fail(ctx.Run())

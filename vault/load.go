@@ -224,7 +224,7 @@ func (v *Vault) loadPrompt(name, text string, o LoadOptions) (*Secret, error) {
 	}
 	tty, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open the terminal: %w", err)
+		return nil, fmt.Errorf("open the terminal (a prompt needs one; without one use stdin, file: or exec:): %w", err)
 	}
 	defer tty.Close()
 	if text == "" {
