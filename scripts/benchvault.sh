@@ -61,6 +61,7 @@ if ! "$ng" run -q --vault secretmem "${args[@]}" -- /bin/true 2>/dev/null; then
 	modes=(fd memfd env)
 fi
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A med
 for round in $(seq "$ROUNDS"); do
 	for n in 1 1000; do
@@ -153,4 +154,5 @@ for v in "${vaults[@]}"; do
 done
 echo "| a library that locks one page ($page bytes) per secret | $((8388608 / page)) |"
 echo
-echo "machine: $(nproc) cores, $(uname -sr), $(go version 2>/dev/null | cut -d' ' -f3)"
+echo "machine: $(nproc) cores, $(uname -sr), $(go version 2>/dev/null | cut -d' ' -f3);" \
+	"load average $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after (timings on a loaded host are noise)"
