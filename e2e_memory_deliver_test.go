@@ -60,12 +60,17 @@ func TestMemfdDelivery(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			v := memSecret(t)
-			script := `"$1" "$2" A && "$1" "$3" A`
+			// A plain read(2) of the inherited descriptor first, from its
+			// offset (cat <&3 does that), then the readers.
+			script := `printf 'plain-read %s\n' "$(sha256sum <&"$NINGEN_FD_A" | cut -d' ' -f1)" && "$1" "$2" A && "$1" "$3" A`
 			s, st := runSession(t, opts{}, "run", "--vault", backing, "--deliver", "memfd",
 				"-s", "A=file:"+writeSecret(t, dir, "a", v),
 				"--", "/bin/sh", "-c", script, "sh", python, readerPy(t, "read_memfd.py"), sealcheckPy())
 			wantExit(t, s, st, 0)
 			digest := sha256Hex(v)
+			if got := strings.TrimPrefix(s.out.await(t, "the plain read", hasPrefix("plain-read ")), "plain-read "); got != digest {
+				t.Errorf("read(2) from the inherited memfd gives sha256 %s, want %s (the value, from offset 0)", got, digest)
+			}
 			read := s.out.await(t, "read_memfd.py's line", hasPrefix("A: "+strconv.Itoa(len(v))+" bytes"))
 			want := fmt.Sprintf("A: %d bytes, sha256 %s, same on re-read: True, seals: seal,shrink,grow,write", len(v), digest)
 			if read != want {
