@@ -45,7 +45,9 @@ type plan struct {
 	raw   map[string]bool
 	args  []string
 	fds   map[string]int
-	tools *motokano.Config // nil without --tools
+
+	secrets map[string]*vault.Secret // filled by load
+	tools   *motokano.Config         // nil without --tools
 }
 
 func (r *RunCmd) plan() (*plan, error) {
@@ -238,14 +240,23 @@ func (r *RunCmd) confine(f *hardening.Filter, audit auditor, seq *signals.Sequen
 		field{"threads", c.Threads}, field{"took", c.Took})
 }
 
-// load reads every secret. A trigger that fires meanwhile aborts the start.
+// load reads every secret. env: sources go first, so that no exec: source
+// (a shell ningen starts) inherits a variable that is about to become a
+// secret. A trigger that fires meanwhile aborts the start.
 func (r *RunCmd) load(v *vault.Vault, p *plan, seq *signals.Sequence) error {
-	for _, s := range p.specs {
+	p.secrets = map[string]*vault.Secret{}
+	envFirst := slices.Clone(p.specs)
+	slices.SortStableFunc(envFirst, func(a, b vault.Spec) int {
+		return boolInt(b.Source.Kind == vault.FromEnv) - boolInt(a.Source.Kind == vault.FromEnv)
+	})
+	for _, s := range envFirst {
 		o := vault.LoadOptions{MaxSize: int(r.MaxSecretSize), Raw: p.raw[s.Name], ExecTimeout: r.ExecTimeout,
 			Abort: seq.Triggered()}
-		if _, err := v.Load(s.Name, s.Source, o); err != nil {
+		sec, err := v.Load(s.Name, s.Source, o)
+		if err != nil {
 			return err
 		}
+		p.secrets[s.Name] = sec
 		if seq.Fired() {
 			return fmt.Errorf("a trigger fired while secrets were loading; nothing was started")
 		}
@@ -260,10 +271,8 @@ func (r *RunCmd) load(v *vault.Vault, p *plan, seq *signals.Sequence) error {
 
 func (r *RunCmd) config(v *vault.Vault, p *plan) launcher.Config {
 	var ds []launcher.Delivery
-	for _, s := range v.Secrets() {
-		if mode, ok := p.modes[s.Name]; ok { // -s secrets only, in load order
-			ds = append(ds, launcher.Delivery{Name: s.Name, Mode: mode, Secret: s})
-		}
+	for _, s := range p.specs { // in command-line order, as FDNumbers numbered them
+		ds = append(ds, launcher.Delivery{Name: s.Name, Mode: p.modes[s.Name], Secret: p.secrets[s.Name]})
 	}
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, launcher.FDEnvPrefix)
@@ -389,4 +398,11 @@ func (r *RunCmd) startTools(v *vault.Vault, p *plan, cfg *launcher.Config, seq *
 	cfg.Env = srv.Environ(cfg.Env)
 	audit.event("tools", field{"socket", srv.Path()}, field{"count", len(p.tools.Tools)})
 	return srv, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
