@@ -263,7 +263,7 @@ func (r *RunCmd) load(v *vault.Vault, p *plan, seq *signals.Sequence) error {
 	}
 	for name, mode := range p.modes {
 		if mode == launcher.ByEnv {
-			warningf("secret %s goes into the child's environment: any process of the same user can read it in /proc/PID/environ", name)
+			warningf("secret %s goes into the child's environment: any process of the same user can read it in /proc/PID/environ, and a copy stays in ningen's heap, outside the wipe", name)
 		}
 	}
 	return nil
