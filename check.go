@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/ningen-shikkaku/ningen/hardening"
 	"github.com/ningen-shikkaku/ningen/launcher"
+	"github.com/ningen-shikkaku/ningen/vault"
 )
 
 // exitCheckFailed is `ningen check`'s status when a core guarantee cannot
@@ -53,6 +55,8 @@ func (c *CheckCmd) Run() error {
 //	init_on_free  {status, why, cmdline}; cmdline is the init_on_free= value, "" if absent
 //	ptrace_scope  {status, why, scope}; scope is 0–3, -1 without Yama
 //	core_pattern  {status, why, pattern, pipe}
+//	arena         {status, why, backing, flags}: a real arena made as ningen run --vault auto
+//	              makes it, and the kernel's VmFlags for its pages (want "lo" and "dd")
 //	tracking      {mode, why}: what ningen run --track auto uses here, "cgroup" or "subreaper"
 //	              on Linux, "process-group" elsewhere
 //	guarantees    {"G1": {holds, why}, "G4": {holds, why}}
@@ -64,6 +68,7 @@ type checkReport struct {
 	OS   string `json:"os"`
 	Arch string `json:"arch"`
 	hardening.Report
+	Arena      arenaCheck                     `json:"arena"`
 	Tracking   tracking                       `json:"tracking"`
 	Guarantees map[string]hardening.Guarantee `json:"guarantees"`
 	OK         bool                           `json:"ok"`
@@ -85,6 +90,32 @@ func checkSeccomp(asJSON bool) error {
 	return nil
 }
 
+// arenaCheck is what the kernel says of a real arena's pages.
+type arenaCheck struct {
+	Status  hardening.Status `json:"status"`
+	Why     string           `json:"why"`
+	Backing string           `json:"backing"`
+	Flags   []string         `json:"flags"`
+}
+
+// checkArena makes one arena as ningen run would and reads its VmFlags
+// back: the protections are confirmed, not assumed.
+func checkArena() arenaCheck {
+	p, err := vault.SelfCheck()
+	a := arenaCheck{Backing: string(p.Backing), Flags: p.Flags}
+	switch {
+	case runtime.GOOS != "linux":
+		a.Status, a.Why = hardening.Unsupported, "no smaps to confirm the flags on this platform"
+	case err != nil:
+		a.Status, a.Why = hardening.DoesNotHold, "could not make an arena: "+err.Error()
+	case slices.Contains(p.Flags, "lo") && slices.Contains(p.Flags, "dd"):
+		a.Status, a.Why = hardening.Holds, fmt.Sprintf("a %s arena's pages are locked (lo) and left out of core dumps (dd): VmFlags %s", p.Backing, strings.Join(p.Flags, " "))
+	default:
+		a.Status, a.Why = hardening.DoesNotHold, fmt.Sprintf("a %s arena's VmFlags are %s: want lo and dd", p.Backing, strings.Join(p.Flags, " "))
+	}
+	return a
+}
+
 // tracking is how `ningen run` would follow the holders here.
 type tracking struct {
 	Mode string `json:"mode"`
@@ -92,7 +123,7 @@ type tracking struct {
 }
 
 func newCheckReport(r hardening.Report) checkReport {
-	rep := checkReport{OS: runtime.GOOS, Arch: runtime.GOARCH, Report: r, Tracking: currentTracking(r.Cgroup),
+	rep := checkReport{OS: runtime.GOOS, Arch: runtime.GOARCH, Report: r, Tracking: currentTracking(r.Cgroup), Arena: checkArena(),
 		Guarantees: map[string]hardening.Guarantee{}, OK: true, core: r.Core()}
 	for _, g := range rep.core {
 		rep.Guarantees[g.Name] = g
@@ -154,6 +185,7 @@ func (rep checkReport) text() string {
 	for _, i := range items {
 		fmt.Fprintf(&b, "  %-11s  %-12s  %s\n", i.it.Status, i.key, i.it.Why)
 	}
+	fmt.Fprintf(&b, "  %-11s  %-12s  %s\n", rep.Arena.Status, "arena", rep.Arena.Why)
 	fmt.Fprintf(&b, "  %-11s  %-12s  %s: %s\n", "-", "tracking", rep.Tracking.Mode, rep.Tracking.Why)
 	for _, g := range rep.core {
 		if g.Holds {
