@@ -60,10 +60,14 @@ func (s *Session) Gone() <-chan struct{} {
 	return gone
 }
 
-// Kill makes sure no holder survives: each round freezes the tree with
-// SIGSTOP until a look finds no new process, then SIGKILLs all of it, and
-// rounds repeat until a look finds nobody. Every zombie is reaped. It
-// returns how many processes it killed.
+// Kill makes sure no holder survives: each round SIGKILLs every holder a
+// look at the process table finds, and rounds repeat until a look finds
+// nobody. The tree cannot outrun the sweep: a process with SIGKILL pending
+// cannot finish a fork (the kernel aborts it at the last moment, where a
+// pending SIGSTOP lets it complete), no tracer can swallow SIGKILL, and
+// whatever a killed holder leaves is reparented to ningen, the subreaper,
+// where the next look finds it. Every zombie is reaped. It returns how
+// many processes it killed.
 //
 // In cgroup mode one write to cgroup.kill ends the whole group first, and
 // the sweep then finds only what left the group, if anything; the group is
@@ -88,46 +92,28 @@ func (s *Session) Kill() (int, error) {
 	return killed, err
 }
 
+// sweep kills and reaps until a look finds no holder, live or zombie. A
+// holder still dying when the next look comes is signalled again but
+// counted once.
 func (s *Session) sweep() (int, error) {
-	killed := 0
+	killed := map[int]bool{}
 	deadline := time.Now().Add(sweepLimit)
 	for {
 		s.reap()
 		t := scanTree()
 		if len(t.live) == 0 && len(t.zombies) == 0 {
-			return killed, nil
+			return len(killed), nil
 		}
 		if time.Now().After(deadline) {
-			return killed, fmt.Errorf("%d holders still alive after %s", len(t.live), sweepLimit)
+			return len(killed), fmt.Errorf("%d holders still alive after %s", len(t.live), sweepLimit)
 		}
-		killed += s.freezeAndKill(t)
-		time.Sleep(sweepPause)
-	}
-}
-
-func (s *Session) freezeAndKill(t tree) int {
-	stopped := map[int]bool{}
-	for len(t.live) > 0 {
-		grew := false
 		for _, pid := range t.live {
-			if !stopped[pid] {
-				stopped[pid] = true
-				grew = true
-				_ = signalHolder(pid, syscall.SIGSTOP, t.ours)
+			if signalHolder(pid, syscall.SIGKILL, t.ours) == nil {
+				killed[pid] = true
 			}
 		}
-		if !grew {
-			break
-		}
-		t = scanTree()
+		time.Sleep(sweepPause)
 	}
-	n := 0
-	for pid := range stopped {
-		if signalHolder(pid, syscall.SIGKILL, t.ours) == nil {
-			n++
-		}
-	}
-	return n
 }
 
 // IsHolder reports whether pid is, right now, one of the session's
