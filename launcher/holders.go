@@ -21,6 +21,7 @@ const sweepLimit = 10 * time.Second
 // every descendant of ningen and, in cgroup mode, every process in the
 // session's group (one that left ningen's tree included).
 func (s *Session) Signal(sig syscall.Signal) int {
+	s.ending.Store(true)
 	s.reap()
 	t := scanTree()
 	n := 0
@@ -73,6 +74,7 @@ func (s *Session) Gone() <-chan struct{} {
 // the sweep then finds only what left the group, if anything; the group is
 // removed at the end.
 func (s *Session) Kill() (int, error) {
+	s.ending.Store(true)
 	killed := 0
 	var cgErr error
 	if s.cg != nil {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -80,6 +81,7 @@ type Session struct {
 	status    unix.WaitStatus
 	onExit    func()
 	suspended bool
+	ending    atomic.Bool // the kill sequence has begun: a stopped child no longer suspends ningen
 }
 
 // Resolve finds the command as a shell would, mapping failures to

@@ -69,8 +69,8 @@ func (t *terminal) restore() {
 // restores its settings and stops itself, so the shell that started ningen
 // regains control. Called with reapMu held.
 func (s *Session) childStopped() {
-	if s.tty == nil {
-		return
+	if s.tty == nil || s.ending.Load() {
+		return // once the sequence runs, ningen must not stop before the wipe
 	}
 	if cs, err := unix.IoctlGetTermios(s.tty.fd, getTermios); err == nil {
 		s.tty.childSet = cs
