@@ -1,0 +1,301 @@
+//go:build linux
+
+package launcher
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var groupNameRE = regexp.MustCompile(`^ningen-[1-9][0-9]*\.[0-9]+-[0-9a-f]{8}$`)
+
+// TestGroupName: a name says who made it (pid and start time) and is
+// unique to the session; groupOwner reads back what groupName wrote.
+func TestGroupName(t *testing.T) {
+	self := os.Getpid()
+	a, b := groupName(self), groupName(self)
+	if a == b {
+		t.Errorf("two sessions of one ningen got the same group name %q", a)
+	}
+	for _, name := range []string{a, b} {
+		if !groupNameRE.MatchString(name) {
+			t.Errorf("groupName = %q, want ningen-PID.START-HEX8", name)
+		}
+		pid, start, ok := groupOwner(name)
+		if !ok || pid != self || start != startTime(self) {
+			t.Errorf("groupOwner(%q) = %d, %q, %v; want %d, %q, true", name, pid, start, ok, self, startTime(self))
+		}
+		if !ownerAlive(pid, start) {
+			t.Errorf("ownerAlive(%d, %q) = false for the running test", pid, start)
+		}
+	}
+}
+
+// TestGroupOwner: only names exactly as groupName makes them have an owner;
+// anything else under the parent group is not ningen's and is left alone.
+func TestGroupOwner(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		pid   int
+		start string
+		ok    bool
+	}{
+		{"ningen-123.456-0badc0de", 123, "456", true},
+		{"ningen-1.0-00000000", 1, "0", true},
+		{"ningen-4194304.18446744073709551615-ffffffff", 4194304, "18446744073709551615", true},
+		{"ningen-123-0badc0de", 0, "", false}, // the naming before start times
+		{"ningen-123.456", 0, "", false},
+		{"ningen-123.456-", 0, "", false},
+		{"ningen-123.-0badc0de", 0, "", false},
+		{"ningen-123.abc-0badc0de", 0, "", false},
+		{"ningen-123.4e5-0badc0de", 0, "", false},
+		{"ningen-.456-0badc0de", 0, "", false},
+		{"ningen-0.456-0badc0de", 0, "", false},
+		{"ningen--5.456-0badc0de", 0, "", false},
+		{"ningen-+5.456-0badc0de", 0, "", false},
+		{"ningen-0123.456-0badc0de", 0, "", false},
+		{"ningen-123.456-0BADC0DE", 0, "", false},
+		{"ningen-123.456-0badc0", 0, "", false},
+		{"ningen-123.456-0badc0de-x", 0, "", false},
+		{"ningen-123.456.7-0badc0de", 0, "", false},
+		{"ningen-", 0, "", false},
+		{"ningen", 0, "", false},
+		{"e2e-ningen-123.456-0badc0de", 0, "", false},
+		{"", 0, "", false},
+	} {
+		pid, start, ok := groupOwner(c.name)
+		if ok != c.ok || (ok && (pid != c.pid || start != c.start)) {
+			t.Errorf("groupOwner(%q) = %d, %q, %v; want %d, %q, %v", c.name, pid, start, ok, c.pid, c.start, c.ok)
+		}
+	}
+}
+
+// FuzzGroupOwner: a name with an owner is exactly the one groupName would
+// make for it.
+func FuzzGroupOwner(f *testing.F) {
+	for _, s := range []string{"ningen-123.456-0badc0de", "ningen-1.-", "ningen-+1.2-3", groupName(os.Getpid())} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		pid, start, ok := groupOwner(name)
+		if !ok {
+			return
+		}
+		if pid <= 0 {
+			t.Fatalf("groupOwner(%q): pid %d", name, pid)
+		}
+		prefix := groupPrefix + strconv.Itoa(pid) + "." + start + "-"
+		if len(name) != len(prefix)+8 || name[:len(prefix)] != prefix || !groupNameRE.MatchString(name) {
+			t.Fatalf("groupOwner(%q) = %d, %q: not a name groupName makes", name, pid, start)
+		}
+	})
+}
+
+// TestOwnerAlive: the owner must be the same process, not just the same pid.
+func TestOwnerAlive(t *testing.T) {
+	self := os.Getpid()
+	st := startTime(self)
+	n, _ := strconv.ParseUint(st, 10, 64)
+	cmd := exec.Command("sleep", "1000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadPid, deadStart := cmd.Process.Pid, startTime(cmd.Process.Pid)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	for _, c := range []struct {
+		name  string
+		pid   int
+		start string
+		want  bool
+	}{
+		{"itself", self, st, true},
+		{"its pid, another start", self, strconv.FormatUint(n+1, 10), false},
+		{"its pid, no start", self, "", false},
+		{"an exited process", deadPid, deadStart, false},
+	} {
+		if got := ownerAlive(c.pid, c.start); got != c.want {
+			t.Errorf("%s: ownerAlive(%d, %q) = %v, want %v", c.name, c.pid, c.start, got, c.want)
+		}
+	}
+}
+
+// --- real groups (root) ------------------------------------------------------
+
+// testParent makes a group of the test's own under the test process's
+// cgroup v2 group, and removes it, with everything in it, at the end.
+func testParent(t *testing.T) string {
+	t.Helper()
+	dir, err := Cgroup2Dir()
+	if err != nil {
+		t.Skip("needs root: no cgroup v2 group: " + err.Error())
+	}
+	if err := unix.Access(dir, unix.W_OK); err != nil {
+		t.Skipf("needs root: cgroup v2 group %s is not writable", dir)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	p := filepath.Join(dir, "launcher-test-"+hex.EncodeToString(b))
+	if err := os.Mkdir(p, 0o755); err != nil {
+		t.Skipf("needs root: cannot make a group under %s: %v", dir, err)
+	}
+	t.Cleanup(func() {
+		_ = os.WriteFile(filepath.Join(p, "cgroup.kill"), []byte("1"), 0)
+		ents, _ := os.ReadDir(p)
+		for _, e := range ents {
+			if e.IsDir() {
+				_ = (&cgroup{dir: filepath.Join(p, e.Name()), fd: -1}).remove()
+			}
+		}
+		_ = (&cgroup{dir: p, fd: -1}).remove()
+	})
+	if _, err := os.Stat(filepath.Join(p, "cgroup.kill")); err != nil {
+		t.Skip("needs Linux 5.14+: no cgroup.kill")
+	}
+	return p
+}
+
+// sleeperIn starts `sleep 1000` inside group dir and reaps it when it dies;
+// the channel is closed then.
+func sleeperIn(t *testing.T, dir string) (int, <-chan struct{}) {
+	t.Helper()
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	cmd := exec.Command("sleep", "1000")
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	return cmd.Process.Pid, done
+}
+
+func mustMkdir(t *testing.T, dir string) string {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func dead(t *testing.T, done <-chan struct{}) bool {
+	t.Helper()
+	select {
+	case <-done:
+		return true
+	case <-time.After(10 * time.Second):
+		return false
+	}
+}
+
+func alive(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return false
+	default:
+		return true
+	}
+}
+
+// TestCleanStale: under a real parent group, the group of a ningen that is
+// gone and the group of a pid now reused by another process are killed and
+// removed; the group of a running ningen, a group of the old naming and a
+// group of another name keep their processes.
+func TestCleanStale(t *testing.T) {
+	parent := testParent(t)
+	cmd := exec.Command("sleep", "1000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	gonePid, goneStart := cmd.Process.Pid, startTime(cmd.Process.Pid)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	self, selfStart := os.Getpid(), startTime(os.Getpid())
+	n, _ := strconv.ParseUint(selfStart, 10, 64)
+
+	groups := []struct {
+		name  string
+		stale bool
+	}{
+		{groupPrefix + strconv.Itoa(gonePid) + "." + goneStart + "-0badc0de", true},
+		{groupPrefix + strconv.Itoa(self) + "." + strconv.FormatUint(n+1, 10) + "-0badcafe", true},
+		{groupName(self), false},
+		{groupPrefix + strconv.Itoa(gonePid) + "-0badf00d", false},
+		{"not-ningen-" + strconv.Itoa(gonePid) + "." + goneStart + "-00c0ffee", false},
+	}
+	done := make([]<-chan struct{}, len(groups))
+	for i, g := range groups {
+		_, done[i] = sleeperIn(t, mustMkdir(t, filepath.Join(parent, g.name)))
+	}
+	if got := CleanStale(parent); got != 2 {
+		t.Errorf("CleanStale = %d, want 2", got)
+	}
+	for i, g := range groups {
+		_, err := os.Stat(filepath.Join(parent, g.name))
+		switch {
+		case g.stale && !errors.Is(err, os.ErrNotExist):
+			t.Errorf("stale group %s: still there (%v)", g.name, err)
+		case g.stale && !dead(t, done[i]):
+			t.Errorf("stale group %s: its process lives on", g.name)
+		case !g.stale && err != nil:
+			t.Errorf("group %s was removed: %v", g.name, err)
+		case !g.stale && !alive(done[i]):
+			t.Errorf("group %s: its process was killed", g.name)
+		}
+	}
+}
+
+// TestKillRemove: cgroup.kill empties a real group of 200 processes and
+// remove takes the directory away right after, however long the kernel
+// takes to let it go.
+func TestKillRemove(t *testing.T) {
+	parent := testParent(t)
+	dir := mustMkdir(t, filepath.Join(parent, groupName(os.Getpid())))
+	var done []<-chan struct{}
+	for range 200 {
+		_, d := sleeperIn(t, dir)
+		done = append(done, d)
+	}
+	c := &cgroup{dir: dir, fd: -1}
+	if got := len(c.procs()); got != 200 {
+		t.Fatalf("procs = %d, want 200", got)
+	}
+	if err := c.kill(); err != nil {
+		t.Fatal(err)
+	}
+	if c.populated() {
+		t.Error("still populated after kill")
+	}
+	if err := c.remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s still there after remove: %v", dir, err)
+	}
+	for i, d := range done {
+		if !dead(t, d) {
+			t.Fatalf("process %d of the group lives on", i)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(parent, "cgroup.events"))
+	if bytes.Contains(b, []byte("populated 1")) {
+		t.Errorf("parent still populated: %s", b)
+	}
+}
