@@ -59,3 +59,17 @@ echo "machine: $(nproc) cores, $(uname -sr), $(go version | cut -d' ' -f3)"
 echo
 NINGEN="$dir/ningen" BENCHTIME="$dir/benchtime" scripts/benchvault.sh
 # --- end of vault backings and delivery modes --------------------------------
+
+# --- kill latency (issue 4) ---------------------------------------------------
+# From the trigger to the last holder reaped, for trees of 10, 100 and 1,000
+# sleepers (half of them setsid'd): ningen in both tracking modes with
+# --grace 0, Debian's tini -g, and the floor, a bare cgroup.kill of the same
+# tree waited on until "populated 0": scripts/killbench, with the ningen built
+# above (the cgroup rows need root). KILL_RUNS runs of each (default 7),
+# interleaved; medians; KILL_SIZES (default 10,100,1000).
+echo
+go build -o "$dir/killbench" ./scripts/killbench
+"$dir/killbench" -ningen "$dir/ningen" -runs "${KILL_RUNS:-7}" -sizes "${KILL_SIZES:-10,100,1000}"
+echo
+echo "machine: $(nproc) cores, $(uname -sr); load average $(cut -d' ' -f1-3 /proc/loadavg) after (timings on a loaded host are noise)"
+# --- end of kill latency -------------------------------------------------------
