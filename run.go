@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	"github.com/ningen-shikkaku/ningen/motokano"
 	"github.com/ningen-shikkaku/ningen/signals"
 	"github.com/ningen-shikkaku/ningen/vault"
+	"golang.org/x/sys/unix"
 )
 
 // RunCmd is `ningen run`.
@@ -52,6 +54,9 @@ type plan struct {
 
 func (r *RunCmd) plan() (*plan, error) {
 	p := &plan{modes: map[string]launcher.Mode{}, raw: map[string]bool{}}
+	if err := r.checkDurations(); err != nil {
+		return nil, err
+	}
 	stdin := 0
 	for _, s := range r.Secret {
 		spec, err := vault.ParseSpec(s)
@@ -60,6 +65,9 @@ func (r *RunCmd) plan() (*plan, error) {
 		}
 		if p.modes[spec.Name] != "" {
 			return nil, usagef("secret %s is given twice", spec.Name)
+		}
+		if err := checkFDSource(spec); err != nil {
+			return nil, err
 		}
 		if spec.Source.Kind == vault.FromStdin {
 			stdin++
@@ -83,6 +91,43 @@ func (r *RunCmd) plan() (*plan, error) {
 		return nil, err
 	}
 	return p, r.expand(p)
+}
+
+// checkFDSource accepts fd:N only for a descriptor ningen inherited:
+// not 0-2 (use stdin; closing them would hand the child an internal
+// descriptor in their place) and not close-on-exec, which is what the Go
+// runtime's own descriptors are. Called before hardening marks every
+// inherited descriptor close-on-exec.
+func checkFDSource(spec vault.Spec) error {
+	if spec.Source.Kind != vault.FromFD {
+		return nil
+	}
+	fd, _ := strconv.Atoi(spec.Source.Arg)
+	if fd <= 2 {
+		return usagef("secret %s: fd:%d is a standard descriptor (use stdin for fd 0)", spec.Name, fd)
+	}
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err != nil {
+		return nil // not open: the source fails when it loads (exit 125)
+	}
+	if flags&unix.FD_CLOEXEC != 0 {
+		return usagef("secret %s: descriptor %d was not inherited by ningen", spec.Name, fd)
+	}
+	return nil
+}
+
+// checkDurations refuses negative durations, which would otherwise mean
+// "none" or "the default" without a word.
+func (r *RunCmd) checkDurations() error {
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--ttl", r.TTL}, {"--grace", r.Grace}, {"--exec-timeout", r.ExecTimeout}} {
+		if d.v < 0 {
+			return usagef("%s %s: a duration cannot be negative", d.flag, d.v)
+		}
+	}
+	return nil
 }
 
 func (r *RunCmd) applyModes(p *plan) error {

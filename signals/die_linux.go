@@ -36,3 +36,13 @@ func Die(e Exit) {
 	}
 	os.Exit(e.Code)
 }
+
+// platformFatal adds Linux's own fatal signals: SIGSTKFLT, SIGPWR and the
+// real-time signals glibc leaves to programs (34 to 64).
+func platformFatal() []os.Signal {
+	sigs := []os.Signal{unix.SIGSTKFLT, unix.SIGPWR}
+	for s := 34; s <= 64; s++ {
+		sigs = append(sigs, unix.Signal(s))
+	}
+	return sigs
+}

@@ -19,3 +19,5 @@ func Die(e Exit) {
 	}
 	os.Exit(e.Code)
 }
+
+func platformFatal() []os.Signal { return nil }

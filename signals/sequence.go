@@ -2,6 +2,8 @@ package signals
 
 import (
 	"fmt"
+	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -158,7 +160,7 @@ func (s *Sequence) Run() {
 // sequence, so a child sees what it would have seen without ningen, or
 // SIGTERM.
 func politeSignal(t Trigger) syscall.Signal {
-	if t.Cause == Signal {
+	if t.Cause == Signal && slices.Contains(Ending, os.Signal(t.Signal)) {
 		return t.Signal
 	}
 	return syscall.SIGTERM

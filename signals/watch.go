@@ -3,6 +3,7 @@ package signals
 import (
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -17,6 +18,15 @@ var Forwarded = []os.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
 // Ending are the signals that fire the sequence. SIGINT is one only when
 // the session is not interactive: with a terminal, Ctrl-C is the child's.
 var Ending = []os.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGINT}
+
+// fatal are the other signals whose default action would end ningen: the
+// Go runtime would turn some into a stack dump (exit 2) and let the rest
+// kill it silently, either way without the sequence. Sent with kill(2),
+// even SIGSEGV and SIGBUS can be caught. They fire the sequence with
+// SIGTERM as the first signal to holders, and ningen then dies of them.
+var fatal = append([]os.Signal{syscall.SIGABRT, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGILL,
+	syscall.SIGSEGV, syscall.SIGTRAP, syscall.SIGSYS, syscall.SIGXCPU, syscall.SIGXFSZ,
+	syscall.SIGVTALRM, syscall.SIGPROF, syscall.SIGALRM, syscall.SIGIO}, platformFatal()...)
 
 // WatchOptions say which triggers to arm.
 type WatchOptions struct {
@@ -33,7 +43,7 @@ type WatchOptions struct {
 // ignored one, is reset for the child on exec).
 func Watch(s *Sequence, o WatchOptions) {
 	ch := make(chan os.Signal, 16)
-	signal.Notify(ch, append(append([]os.Signal{syscall.SIGPIPE}, Ending...), Forwarded...)...)
+	signal.Notify(ch, slices.Concat([]os.Signal{syscall.SIGPIPE}, Ending, fatal, Forwarded)...)
 	go func() {
 		for {
 			select {

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -46,12 +47,14 @@ func ValidName(name string) bool { return nameRE.MatchString(name) }
 
 // ParseSpec parses NAME=SOURCE.
 func ParseSpec(s string) (Spec, error) {
+	// A mistyped -s may carry the value itself (-s KEY:sk-live-...), so
+	// what cannot be parsed is never echoed back.
 	name, src, ok := strings.Cut(s, "=")
 	if !ok {
-		return Spec{}, fmt.Errorf("secret %q: want NAME=SOURCE", s)
+		return Spec{}, errors.New("a -s argument has no '=' (not shown, in case it holds a value): want NAME=SOURCE")
 	}
 	if !ValidName(name) {
-		return Spec{}, fmt.Errorf("secret name %q: want [A-Za-z_][A-Za-z0-9_]*", name)
+		return Spec{}, errors.New("a -s argument's name (not shown) is not [A-Za-z_][A-Za-z0-9_]*: want NAME=SOURCE")
 	}
 	source, err := ParseSource(src)
 	if err != nil {
@@ -89,5 +92,5 @@ func ParseSource(s string) (Source, error) {
 		}
 		return src, nil
 	}
-	return Source{}, fmt.Errorf("source %q: unknown kind (want file:, env:, exec:, stdin, prompt[:TEXT] or fd:)", s)
+	return Source{}, errors.New("unknown source kind (not shown, in case it is the value itself): want file:, env:, exec:, stdin, prompt[:TEXT] or fd:N")
 }
