@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -112,7 +113,9 @@ func testGroup(t *testing.T) string {
 	if err := unix.Access(parent, unix.W_OK); err != nil {
 		t.Skipf("needs root: cgroup v2 group %s is not writable", parent)
 	}
-	g := filepath.Join(parent, "e2e-tree-"+newMarker(t))
+	staleTestGroups.Do(func() { removeStaleTestGroups(t, parent) })
+	self := os.Getpid()
+	g := filepath.Join(parent, fmt.Sprintf("%s%d.%s-%s", testGroupPrefix, self, startTime(t, self), newMarker(t)))
 	if err := os.Mkdir(g, 0o755); err != nil {
 		t.Skipf("needs root: cannot make a cgroup under %s: %v", parent, err)
 	}
@@ -121,6 +124,35 @@ func testGroup(t *testing.T) string {
 		t.Skip("needs Linux 5.14+: no cgroup.kill")
 	}
 	return g
+}
+
+// testGroupPrefix starts the name of every test group: the test process's
+// pid and start time follow, so that a group an interrupted run left (a
+// panic skips cleanups) can be told from one in use.
+const testGroupPrefix = "e2e-tree-"
+
+var staleTestGroups sync.Once
+
+// removeStaleTestGroups removes, with what is in them, the test groups
+// under parent whose test process is gone.
+func removeStaleTestGroups(t *testing.T, parent string) {
+	ents, _ := os.ReadDir(parent)
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), testGroupPrefix)
+		owner, _, _ := strings.Cut(rest, "-")
+		pidStr, start, _ := strings.Cut(owner, ".")
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || !e.IsDir() || err != nil || start == "" {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + pidStr + "/stat"); err == nil && pid > 0 {
+			f := bytes.Fields(b[bytes.LastIndexByte(b, ')')+1:])
+			if len(f) > 19 && string(f[19]) == start {
+				continue // its test runs
+			}
+		}
+		removeGroupTree(t, filepath.Join(parent, e.Name()))
+	}
 }
 
 // removeGroupTree kills everything in g and below and removes the groups.
