@@ -197,7 +197,7 @@ func (r *RunCmd) Run() error {
 	}
 	audit := auditor{json: r.LogFormat == "json", quiet: r.Quiet}
 	platformNotice()
-	seq := &signals.Sequence{Grace: r.Grace, Exit: signals.Die, Audit: audit.step}
+	seq := &signals.Sequence{Grace: r.Grace, Exit: exitAfterAudit, Audit: audit.step}
 	done := make(chan struct{})
 	holders := &sessionHolders{}
 	signals.Watch(seq, signals.WatchOptions{Forward: holders.forward, Interactive: holders.interactive, Done: done})
@@ -274,7 +274,7 @@ func (r *RunCmd) confine(f *hardening.Filter, audit auditor, seq *signals.Sequen
 	c, err := f.Load()
 	if err != nil {
 		errorf("%v; ending the session", err)
-		seq.Exit = func(signals.Exit) { signals.Die(signals.Exit{Code: exitSetup}) }
+		seq.Exit = func(signals.Exit) { exitAfterAudit(signals.Exit{Code: exitSetup}) }
 		seq.Fire(signals.Trigger{Cause: signals.Panic})
 		return
 	}
@@ -450,4 +450,11 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// exitAfterAudit is step 3: give the audit lines a moment to reach stderr,
+// never more, then die as the sequence decided.
+func exitAfterAudit(e signals.Exit) {
+	flushAudit(250 * time.Millisecond)
+	signals.Die(e)
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ningen-shikkaku/ningen/launcher"
@@ -87,8 +89,40 @@ func (a auditor) event(event string, fields ...field) {
 
 // write puts one line on stderr; during a session the child may own the
 // terminal's foreground, so the write must not stop ningen.
+//
+// Lines are queued and written by one goroutine: a stderr that does not
+// drain (a full pipe, a terminal with output suspended) must never hold
+// up the kill sequence. When the queue is full the line is dropped.
 func (a auditor) write(line string) {
-	launcher.WithoutTTOU(func() { fmt.Fprintln(os.Stderr, line) })
+	auditOnce.Do(func() { go writeAudit() })
+	auditPending.Add(1)
+	select {
+	case auditQueue <- line:
+	default:
+		auditPending.Add(-1) // dropped
+	}
+}
+
+var (
+	auditOnce    sync.Once
+	auditQueue   = make(chan string, 64)
+	auditPending atomic.Int64 // queued or being written
+)
+
+func writeAudit() {
+	for line := range auditQueue {
+		launcher.WithoutTTOU(func() { fmt.Fprintln(os.Stderr, line) })
+		auditPending.Add(-1)
+	}
+}
+
+// flushAudit waits, at most d, for the queued lines to reach stderr: the
+// last step before ningen exits.
+func flushAudit(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for auditPending.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Microsecond)
+	}
 }
 
 func (a auditor) writeJSON(event string, fields []field) {
