@@ -152,7 +152,7 @@ var Policy = []Syscall{
 	// opened for writing before the filter; only the write happens after.
 	{Name: "wait4", Why: "reaper: the child and every orphan reparented to ningen"},
 	{Name: "pidfd_open", Why: "signals holders through a pidfd so a reused pid is never hit"},
-	{Name: "pidfd_send_signal", Why: "SIGTERM/SIGKILL/SIGSTOP to holders; SIGUSR1/SIGUSR2/SIGWINCH forwarding"},
+	{Name: "pidfd_send_signal", Why: "SIGTERM/SIGKILL to holders; SIGUSR1/SIGUSR2/SIGWINCH forwarding"},
 	{Name: "ppoll", Why: "cgroup mode: waits for cgroup.events to report the group empty"},
 	{Name: "unlinkat", Why: "cgroup mode: removes the session's emptied group (only AT_REMOVEDIR: empty directories)",
 		When: argEquals(2, atRemoveD)},

@@ -102,15 +102,30 @@ func newCgroup() (*cgroup, error) {
 // CleanStale kills and removes every group under parent that a ningen
 // which is no longer running left behind. Holders a crashed session left
 // alive die here, on the next start. It returns how many it removed.
+//
+// Pids differ between pid namespaces, start times do not: a group's maker
+// counts as alive if its pid has that start time, or if any process in
+// the parent group (where a ningen stays) has it. A ningen outside the
+// initial pid namespace, which may not see the makers at all, judges none.
 func CleanStale(parent string) int {
+	if !initialPidNamespace() {
+		return 0
+	}
 	entries, err := os.ReadDir(parent)
 	if err != nil {
 		return 0
 	}
 	n := 0
+	var starts map[string]bool
 	for _, e := range entries {
 		pid, start, ok := groupOwner(e.Name())
 		if !e.IsDir() || !ok || ownerAlive(pid, start) {
+			continue
+		}
+		if starts == nil {
+			starts = startTimes(filepath.Join(parent, "cgroup.procs"))
+		}
+		if starts[start] || starts[""] {
 			continue
 		}
 		cg := &cgroup{dir: filepath.Join(parent, e.Name()), fd: -1}
@@ -152,6 +167,29 @@ func isDecimal(s string) bool { return s != "" && strings.Trim(s, "0123456789") 
 func ownerAlive(pid int, start string) bool {
 	st := startTime(pid)
 	return st != "" && st == start
+}
+
+// startTimes lists the start times of the processes in a cgroup.procs file.
+func startTimes(procs string) map[string]bool {
+	b, err := os.ReadFile(procs)
+	starts := map[string]bool{}
+	if err != nil {
+		starts[""] = true // cannot tell: call everyone alive
+		return starts
+	}
+	for _, f := range bytes.Fields(b) {
+		if pid, err := strconv.Atoi(string(f)); err == nil {
+			starts[startTime(pid)] = true
+		}
+	}
+	return starts
+}
+
+// initialPidNamespace reports whether ningen runs in the host's pid
+// namespace, whose inode number is fixed (PROC_PID_INIT_INO).
+func initialPidNamespace() bool {
+	var st unix.Stat_t
+	return unix.Stat("/proc/self/ns/pid", &st) == nil && st.Ino == 0xEFFFFFFC
 }
 
 // startTime is field 22 of /proc/PID/stat, "" when pid is gone.
