@@ -23,7 +23,7 @@ import (
 // RunCmd is `ningen run`.
 type RunCmd struct {
 	Secret        []string      `short:"s" sep:"none" placeholder:"NAME=SOURCE" help:"Load secret NAME from SOURCE: file:PATH, env:VAR, exec:CMD, stdin, prompt[:TEXT] or fd:N. Repeatable."`
-	Deliver       []string      `sep:"none" placeholder:"[NAME=]MODE" help:"How secrets reach the child: fd (a pipe, named by NINGEN_FD_<NAME>; the default), memfd (a sealed memfd, re-readable), secretmem (a memfd_secret to mmap) or env (its environment: visible in /proc). NAME=MODE sets one secret. Repeatable."`
+	Deliver       []string      `sep:"none" placeholder:"[NAME=]MODE" help:"How secrets reach the child: fd (a pipe, named by NINGEN_FD_<NAME>; the default), memfd (a sealed memfd, re-readable), secretmem (a memfd_secret to mmap), env (its environment: visible in /proc) or none (kept for --tools only). NAME=MODE sets one secret. Repeatable."`
 	Env           []string      `sep:"none" placeholder:"NAME" help:"Deliver secret NAME through the environment (same as --deliver NAME=env). Repeatable."`
 	Raw           []string      `sep:"none" placeholder:"NAME" help:"Keep secret NAME's bytes as read: do not trim one trailing newline. Repeatable."`
 	TTL           time.Duration `name:"ttl" placeholder:"DURATION" help:"End the session after DURATION (exit 124)."`

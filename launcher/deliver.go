@@ -14,15 +14,16 @@ const (
 	ByMemfd     Mode = "memfd"     // a sealed memfd, re-readable, also as /dev/fd/N
 	BySecretMem Mode = "secretmem" // a memfd_secret descriptor, read by mmap
 	ByEnv       Mode = "env"       // the child's environment; compatibility only
+	ByNone      Mode = "none"      // not delivered: only the tools (--tools) use it
 )
 
 // ParseMode checks a --deliver value.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
-	case ByFD, ByMemfd, BySecretMem, ByEnv:
+	case ByFD, ByMemfd, BySecretMem, ByEnv, ByNone:
 		return m, nil
 	}
-	return "", fmt.Errorf("delivery mode %q: want fd, memfd, secretmem or env", s)
+	return "", fmt.Errorf("delivery mode %q: want fd, memfd, secretmem, env or none", s)
 }
 
 // byDescriptor reports whether m hands the child a descriptor.
