@@ -207,6 +207,12 @@ func (r *RunCmd) Run() error {
 		return err
 	}
 	if err := r.load(v, p, seq); err != nil {
+		if seq.Fired() {
+			// A signal, or the parent's death, ended the start: the sequence
+			// runs with no holder yet and ningen exits as that trigger says.
+			seq.Holders, seq.Wipe = noHolders{}, v.Close
+			seq.Run()
+		}
 		_, _ = v.Close()
 		return err
 	}
@@ -457,4 +463,16 @@ func boolInt(b bool) int {
 func exitAfterAudit(e signals.Exit) {
 	flushAudit(250 * time.Millisecond)
 	signals.Die(e)
+}
+
+// noHolders stands in for a session that never started.
+type noHolders struct{}
+
+func (noHolders) Signal(syscall.Signal) int { return 0 }
+func (noHolders) Kill() (int, error)        { return 0, nil }
+func (noHolders) Status() (int, bool)       { return exitSetup, true }
+func (noHolders) Gone() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }

@@ -31,6 +31,15 @@ type LoadOptions struct {
 	Abort       <-chan struct{} // closed: give up waiting on a prompt or a command
 }
 
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
 // abortOn ends a read on f early when abort is closed, through a deadline
 // in the past. The returned function stops watching.
 func abortOn(abort <-chan struct{}, f *os.File) (stop func()) {
@@ -172,13 +181,16 @@ func (v *Vault) loadExec(name, command string, o LoadOptions) (*Secret, error) {
 	s, ferr := v.fill(name, r, 0, o)
 	stop()
 	tooLarge := errors.Is(ferr, ErrTooLarge)
-	if tooLarge {
-		_ = cmd.Cancel() // it may be blocked writing more than we take
+	aborted := closed(o.Abort)
+	if tooLarge || aborted {
+		_ = cmd.Cancel() // it may be blocked writing more than we take, or be told to stop
 	}
 	werr := cmd.Wait()
 	switch {
 	case tooLarge:
 		return nil, ferr
+	case aborted:
+		err = errors.New("stopped: a trigger fired while it ran")
 	case ctx.Err() != nil || errors.Is(ferr, os.ErrDeadlineExceeded):
 		err = fmt.Errorf("timed out after %s", timeout)
 	case werr != nil:
