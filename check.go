@@ -145,7 +145,7 @@ func currentTracking(c hardening.Cgroup) tracking {
 			", starts the child inside it and ends the whole tree with cgroup.kill"}
 	}
 	return tracking{Mode: string(launcher.TrackSubreaper), Why: "no writable cgroup v2 group with cgroup.kill here, so ningen run, " +
-		"as the child subreaper, kills the child's process group, then every process reparented to it"}
+		"as the child subreaper, kills every descendant of ningen, sweeping until none is left"}
 }
 
 func (rep checkReport) write(w io.Writer, asJSON bool) error {
