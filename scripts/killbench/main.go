@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command killbench measures kill latency for scripts/bench.sh: how long it
 // takes, from the trigger, until every process of a tree of sleepers is
 // dead, for ningen in both tracking modes, for Debian's `tini -g`, and for
