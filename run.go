@@ -206,6 +206,14 @@ func (r *RunCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	var tools *motokano.Server
+	started := false
+	defer func() { // a start that fails leaves nothing behind
+		if !started {
+			_ = tools.Close()
+			_, _ = v.Close()
+		}
+	}()
 	if err := r.load(v, p, seq); err != nil {
 		if seq.Fired() {
 			// A signal, or the parent's death, ended the start: the sequence
@@ -213,26 +221,21 @@ func (r *RunCmd) Run() error {
 			seq.Holders, seq.Wipe = noHolders{}, v.Close
 			seq.Run()
 		}
-		_, _ = v.Close()
 		return err
 	}
 	filter, err := r.seccompFilter()
 	if err != nil {
-		_, _ = v.Close()
 		return err
 	}
 	cfg := r.config(v, p)
-	tools, err := r.startTools(v, p, &cfg, seq, audit)
-	if err != nil {
-		_, _ = v.Close()
+	if tools, err = r.startTools(v, p, &cfg, seq, audit); err != nil {
 		return err
 	}
 	sess, err := launcher.Start(cfg, func() { seq.Fire(signals.Trigger{Cause: signals.ChildExited}) })
 	if err != nil {
-		_ = tools.Close()
-		_, _ = v.Close()
 		return err
 	}
+	started = true
 	holders.set(sess)
 	tools.Serve(sess)
 	seq.Holders = holders

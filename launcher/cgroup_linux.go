@@ -194,16 +194,8 @@ func initialPidNamespace() bool {
 
 // startTime is field 22 of /proc/PID/stat, "" when pid is gone.
 func startTime(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return ""
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return ""
-	}
-	f := bytes.Fields(b[i+1:]) // f[0] is field 3
-	if len(f) < 20 {
+	f, ok := statFields(pid) // f[0] is field 3
+	if !ok || len(f) < 20 {
 		return ""
 	}
 	return string(f[19])

@@ -71,20 +71,25 @@ var haveChildren = sync.OnceValue(func() bool {
 	return err == nil
 })
 
-func walkChildren() tree {
+func walkChildren() tree { return walk(childrenOf, stateOf) }
+
+// walk goes breadth first down from ningen, asking children for each
+// member's children and state for each new one's state. The watchdog is
+// never a member.
+func walk(children func(int) []int, state func(int) byte) tree {
 	self := os.Getpid()
 	t := tree{members: map[int]bool{self: true}}
 	queue := []int{self}
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
-		for _, c := range childrenOf(p) {
+		for _, c := range children(p) {
 			if t.members[c] || exempt(c) {
 				continue
 			}
 			t.members[c] = true
 			queue = append(queue, c)
-			t.add(c, stateOf(c))
+			t.add(c, state(c))
 		}
 	}
 	return t
@@ -133,9 +138,8 @@ func (t *tree) add(pid int, state byte) {
 
 // walkAll reads the parent of every process and walks down from ningen.
 func walkAll() tree {
-	self := os.Getpid()
 	kids := map[int][]int{}
-	state := map[int]byte{}
+	states := map[int]byte{}
 	names, _ := readNames("/proc")
 	for _, name := range names {
 		pid, err := strconv.Atoi(name)
@@ -144,23 +148,10 @@ func walkAll() tree {
 		}
 		if ppid, st, ok := readStat(pid); ok {
 			kids[ppid] = append(kids[ppid], pid)
-			state[pid] = st
+			states[pid] = st
 		}
 	}
-	t := tree{members: map[int]bool{self: true}}
-	queue := []int{self}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		for _, c := range kids[p] {
-			if !t.members[c] && !exempt(c) {
-				t.members[c] = true
-				queue = append(queue, c)
-				t.add(c, state[c])
-			}
-		}
-	}
-	return t
+	return walk(func(p int) []int { return kids[p] }, func(c int) byte { return states[c] })
 }
 
 func readNames(dir string) ([]string, error) {
@@ -172,23 +163,30 @@ func readNames(dir string) ([]string, error) {
 	return d.Readdirnames(-1)
 }
 
-// readStat returns the parent and state of pid from /proc/PID/stat. The
-// command name may hold spaces and parentheses, so parse after the last ')'.
+// readStat returns the parent and state of pid from /proc/PID/stat.
 func readStat(pid int) (ppid int, state byte, ok bool) {
+	f, ok := statFields(pid)
+	if !ok || len(f) < 2 {
+		return 0, 0, false
+	}
+	ppid, err := strconv.Atoi(string(f[1]))
+	return ppid, f[0][0], err == nil
+}
+
+// statFields returns /proc/PID/stat from field 3 (the state) on: the
+// command name before it may hold spaces and parentheses, so the split
+// starts after the last ')'.
+func statFields(pid int) ([][]byte, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, 0, false
+		return nil, false
 	}
 	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+4 > len(b) {
-		return 0, 0, false
+	if i < 0 {
+		return nil, false
 	}
 	f := bytes.Fields(b[i+1:])
-	if len(f) < 2 {
-		return 0, 0, false
-	}
-	ppid, err = strconv.Atoi(string(f[1]))
-	return ppid, f[0][0], err == nil
+	return f, len(f) > 0
 }
 
 // errNotOurs says a pid no longer belongs to the tree: it was reused.

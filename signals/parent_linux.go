@@ -4,7 +4,6 @@ package signals
 
 import (
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,20 +42,6 @@ func watchParent(died func(), done <-chan struct{}) {
 			waited = true
 			return false
 		})
-		died()
-	}()
-}
-
-// pollParent is the fallback for kernels without pidfd_open.
-func pollParent(ppid int, died func(), done <-chan struct{}) {
-	go func() {
-		for os.Getppid() == ppid {
-			select {
-			case <-done:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
 		died()
 	}()
 }

@@ -2,25 +2,11 @@
 
 package signals
 
-import (
-	"os"
-	"time"
-)
+import "os"
 
 // watchParent polls for a new parent pid: there are no pidfds here.
 func watchParent(died func(), done <-chan struct{}) {
-	ppid := os.Getppid()
-	if ppid <= 1 {
-		return
+	if ppid := os.Getppid(); ppid > 1 {
+		pollParent(ppid, died, done)
 	}
-	go func() {
-		for os.Getppid() == ppid {
-			select {
-			case <-done:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-		died()
-	}()
 }
