@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/ningen-shikkaku/ningen/launcher"
 	"github.com/ningen-shikkaku/ningen/motokano"
 )
@@ -50,7 +49,7 @@ func (MCPCmd) Run() error {
 	if socket == "" {
 		return usagef("not inside a ningen session with tools: %s is not set (start the MCP client with ningen run --tools FILE -- CLIENT, and let it pass %s on to ningen mcp)", motokano.EnvVar, motokano.EnvVar)
 	}
-	return motokano.ServeMCP(context.Background(), socket, version, &mcp.StdioTransport{})
+	return motokano.ServeMCP(context.Background(), socket, version, os.Stdin, os.Stdout)
 }
 
 // ToolrunnerCmd is the process `ningen run --tools` starts to exec tools.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ningen-shikkaku/ningen/launcher"
@@ -95,33 +94,48 @@ func (a auditor) event(event string, fields ...field) {
 // up the kill sequence. When the queue is full the line is dropped.
 func (a auditor) write(line string) {
 	auditOnce.Do(func() { go writeAudit() })
-	auditPending.Add(1)
 	select {
-	case auditQueue <- line:
-	default:
-		auditPending.Add(-1) // dropped
+	case auditQueue <- auditItem{text: line}:
+	default: // dropped
 	}
 }
 
+// auditItem is a line to write, or, with flushed set, a mark the writer
+// closes once every line queued before it is out.
+type auditItem struct {
+	text    string
+	flushed chan struct{}
+}
+
 var (
-	auditOnce    sync.Once
-	auditQueue   = make(chan string, 64)
-	auditPending atomic.Int64 // queued or being written
+	auditOnce  sync.Once
+	auditQueue = make(chan auditItem, 64)
 )
 
 func writeAudit() {
-	for line := range auditQueue {
-		launcher.WithoutTTOU(func() { fmt.Fprintln(os.Stderr, line) })
-		auditPending.Add(-1)
+	for l := range auditQueue {
+		if l.flushed != nil {
+			close(l.flushed)
+			continue
+		}
+		launcher.WithoutTTOU(func() { fmt.Fprintln(os.Stderr, l.text) })
 	}
 }
 
 // flushAudit waits, at most d, for the queued lines to reach stderr: the
 // last step before ningen exits.
 func flushAudit(d time.Duration) {
-	deadline := time.Now().Add(d)
-	for auditPending.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Microsecond)
+	auditOnce.Do(func() { go writeAudit() })
+	timeout := time.After(d)
+	mark := auditItem{flushed: make(chan struct{})}
+	select {
+	case auditQueue <- mark:
+	case <-timeout:
+		return
+	}
+	select {
+	case <-mark.flushed:
+	case <-timeout:
 	}
 }
 

@@ -283,15 +283,16 @@ func (c *cgroup) remove() error {
 		c.killer = nil
 	}
 	var err error
-	for i := 0; i < 200; i++ {
+	pause := 100 * time.Microsecond
+	for deadline := time.Now().Add(time.Second); ; pause = min(2*pause, 10*time.Millisecond) {
 		err = unix.Rmdir(c.dir)
 		if err == nil || errors.Is(err, unix.ENOENT) {
 			return nil
 		}
-		if !errors.Is(err, unix.EBUSY) {
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(pause)
 	}
 	return fmt.Errorf("remove cgroup %s: %w", c.dir, err)
 }

@@ -4,14 +4,19 @@ package launcher
 
 import (
 	"fmt"
+	"os"
+	"os/signal"
 	"syscall"
 	"time"
 )
 
-// sweepPause is how long the kill loop and the grace watch wait between
-// looks at the process table. Only product polling: the kernel offers no
-// event for "a grandchild died".
-const sweepPause = 2 * time.Millisecond
+// sweepPause is the longest the kill loop and the grace watch wait between
+// looks at the process table. They look again as soon as a child of ningen
+// changes state (SIGCHLD), which every death in the tree causes sooner or
+// later: ningen is the subreaper, so a dead holder's orphans, and its zombie
+// once its own parent dies, come to ningen. The pause covers what no event
+// reports: a holder dying while its parent, also a holder, lives on.
+const sweepPause = 10 * time.Millisecond
 
 // sweepLimit bounds the SIGKILL sweep; a holder stuck in the kernel longer
 // than this is reported, not waited on for ever.
@@ -46,6 +51,8 @@ func (s *Session) Gone() <-chan struct{} {
 	gone := make(chan struct{})
 	go func() {
 		defer close(gone)
+		events, stop := childEvents()
+		defer stop()
 		for {
 			s.reap()
 			if len(scanTree().live) == 0 && (s.cg == nil || !s.cg.populated()) {
@@ -54,6 +61,7 @@ func (s *Session) Gone() <-chan struct{} {
 			select {
 			case <-s.release:
 				return
+			case <-events:
 			case <-time.After(sweepPause):
 			}
 		}
@@ -96,9 +104,15 @@ func (s *Session) Kill() (int, error) {
 
 // sweep kills and reaps until a look finds no holder, live or zombie. A
 // holder still dying when the next look comes is signalled again but
-// counted once.
+// counted once. A zombie that outlasts a look is signalled too: a process
+// whose first thread has exited shows as a zombie while its other threads
+// still run, and SIGKILL to it ends them all (to a true zombie it does
+// nothing).
 func (s *Session) sweep() (int, error) {
+	events, stop := childEvents()
+	defer stop()
 	killed := map[int]bool{}
+	var lastZombies map[int]bool
 	deadline := time.Now().Add(sweepLimit)
 	for {
 		s.reap()
@@ -107,15 +121,34 @@ func (s *Session) sweep() (int, error) {
 			return len(killed), nil
 		}
 		if time.Now().After(deadline) {
-			return len(killed), fmt.Errorf("%d holders still alive after %s", len(t.live), sweepLimit)
+			return len(killed), fmt.Errorf("%d holders still alive after %s", len(t.live)+len(t.zombies), sweepLimit)
 		}
 		for _, pid := range t.live {
 			if signalHolder(pid, syscall.SIGKILL, t.ours) == nil {
 				killed[pid] = true
 			}
 		}
-		time.Sleep(sweepPause)
+		zombies := map[int]bool{}
+		for _, pid := range t.zombies {
+			zombies[pid] = true
+			if lastZombies[pid] {
+				_ = signalHolder(pid, syscall.SIGKILL, t.ours)
+			}
+		}
+		lastZombies = zombies
+		select {
+		case <-events:
+		case <-time.After(sweepPause):
+		}
 	}
+}
+
+// childEvents reports, on a channel that holds one event, that some child
+// of ningen changed state since the last receive.
+func childEvents() (<-chan os.Signal, func()) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGCHLD)
+	return c, func() { signal.Stop(c) }
 }
 
 // IsHolder reports whether pid is, right now, one of the session's

@@ -80,8 +80,9 @@ func (s *Session) startWatchdog() {
 	}
 }
 
-// stopWatchdog ends the watchdog once the group is gone, and reaps it.
-// Under reapMu, so the reaper cannot reap it first and free its pid.
+// stopWatchdog ends the watchdog once the group is gone, and reaps it, so
+// that ningen's own parent never inherits it. Under reapMu, so the reaper
+// cannot reap it first and free its pid.
 func (s *Session) stopWatchdog() {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()

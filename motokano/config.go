@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -87,7 +88,9 @@ func Load(path string, secrets []string) (*Config, error) {
 	return Parse(path, data, secrets)
 }
 
-var toolName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`) // MCP's rule for tool names
+// toolName is MCP's rule for tool names. Compiled on first use, not at
+// start: every `ningen run` would pay for it otherwise.
+var toolName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`) })
 
 // Parse checks a tools file's contents; file names it in errors.
 //
@@ -177,7 +180,7 @@ func (p *parser) wrap(err error) error {
 }
 
 func (p *parser) tool(name string, prim toml.Primitive) (*Tool, error) {
-	if !toolName.MatchString(name) {
+	if !toolName().MatchString(name) {
 		return nil, p.fail(prim, "tool name %q: use 1 to 128 letters, digits, '_', '-' or '.'", name)
 	}
 	var fields map[string]toml.Primitive
@@ -374,7 +377,9 @@ func (t *Tool) expand(fail func(string) error) error {
 const firstToolFD = 3
 
 // secretRef matches one placeholder of a static value.
-var secretRef = regexp.MustCompile(`^\{\{secret:([A-Za-z_][A-Za-z0-9_]*)\}\}`)
+var secretRef = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\{\{secret:([A-Za-z_][A-Za-z0-9_]*)\}\}`)
+})
 
 // parseTemplate splits a static value into text and {{secret:NAME}}
 // placeholders. Any other "{{" is an error, so a typo cannot pass as text.
@@ -390,7 +395,7 @@ func parseTemplate(s string, known []string) ([]Part, error) {
 			parts = append(parts, Part{Text: s[:i]})
 			s = s[i:]
 		}
-		m := secretRef.FindStringSubmatch(s)
+		m := secretRef().FindStringSubmatch(s)
 		if m == nil {
 			end := min(len(s), 24)
 			return nil, fmt.Errorf("bad placeholder at %q: want {{secret:NAME}}", s[:end])

@@ -129,7 +129,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for _, tool := range cfg.Tools {
-			if !toolName.MatchString(tool.Name) {
+			if !toolName().MatchString(tool.Name) {
 				t.Fatalf("accepted tool name %q", tool.Name)
 			}
 			switch tool.Kind {

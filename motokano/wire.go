@@ -27,6 +27,7 @@ const (
 	codeInvalidRequest = -32600
 	codeNoMethod       = -32601
 	codeInvalidParams  = -32602
+	codeInternal       = -32603
 	codeEnding         = -32000 // the kill sequence has started
 	codeRefused        = -32001 // the peer is not a holder of this session
 	codeBusy           = -32002 // too many connections

@@ -3,7 +3,6 @@ package vault
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -40,10 +39,17 @@ type Spec struct {
 	Source Source
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// ValidName reports whether name may name a secret.
-func ValidName(name string) bool { return nameRE.MatchString(name) }
+// ValidName reports whether name may name a secret: [A-Za-z_][A-Za-z0-9_]*,
+// a name every shell accepts as a variable.
+func ValidName(name string) bool {
+	for i, c := range []byte(name) {
+		letter := c == '_' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return name != ""
+}
 
 // ParseSpec parses NAME=SOURCE.
 func ParseSpec(s string) (Spec, error) {
