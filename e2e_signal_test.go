@@ -52,6 +52,32 @@ func TestEndingSignals(t *testing.T) {
 	}
 }
 
+// TestFatalSignals: a signal whose default action would end a process
+// ends the session the same way, whether the Go runtime would have crashed
+// on it (SIGSEGV sent with kill, SIGSTKFLT) or ignored it (SIGALRM, a
+// real-time signal): the tree is killed and ningen dies of that signal.
+func TestFatalSignals(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGSEGV, unix.SIGSTKFLT, syscall.SIGALRM, syscall.Signal(40)} {
+		t.Run(unix.SignalName(sig)+strconv.Itoa(int(sig)), func(t *testing.T) {
+			t.Parallel()
+			marker := newMarker(t)
+			s, child := startAgent(t, marker, []string{"--grace", "5s"})
+			s.signal(sig)
+			wantSignaled(t, s, s.wait(), sig)
+			awaitDead(t, child, marker, "the child")
+			awaitNoneMarked(t, marker)
+			kill, _, exit := sequence(t, s.err.Lines())
+			if want := "signal:" + unix.SignalName(sig); attr(kill, "trigger") != want {
+				t.Errorf("kill line %q, want trigger=%s", kill, want)
+			}
+			if attr(exit, "code") != strconv.Itoa(128+int(sig)) {
+				t.Errorf("exit line %q, want code=%d", exit, 128+int(sig))
+			}
+		})
+	}
+}
+
 // TestInterruptReachesGroupOnce: kill -INT on a ningen without a terminal
 // reaches each process of the child's group exactly once.
 func TestInterruptReachesGroupOnce(t *testing.T) {

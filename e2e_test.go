@@ -416,7 +416,11 @@ func (s *session) send(line string) {
 	}
 }
 
-// wait waits for ningen to exit and returns how it ended.
+// wait waits for ningen to exit and returns how it ended. Unless ningen was
+// SIGKILLed (and wrote nothing more), it then lets the reader get to the
+// end of stderr, so that every audit line ningen wrote is there to check; a
+// holder that outlived ningen keeps stderr open, and the test's own checks
+// for survivors report it.
 func (s *session) wait() exitStatus {
 	s.t.Helper()
 	select {
@@ -424,7 +428,11 @@ func (s *session) wait() exitStatus {
 	case <-time.After(waitLong):
 		s.t.Fatalf("ningen still running after %s\n%s\n%s", waitLong, s.out.dump(), s.err.dump())
 	}
-	return statusOf(s.state)
+	st := statusOf(s.state)
+	if st.signal != syscall.SIGKILL {
+		_, _ = s.err.awaitErr(waitLong, func(string) bool { return false })
+	}
+	return st
 }
 
 // runSession is start and wait, for sessions that need no interaction.

@@ -235,6 +235,31 @@ func startTime(t *testing.T, pid int) string {
 	return string(f[19])
 }
 
+// awaitTickAfter waits until the boot clock, in the ticks of the start
+// times in /proc/PID/stat (USER_HZ, 100 a second), is past tick: no process
+// started from then on has that start time.
+func awaitTickAfter(t *testing.T, tick int) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for {
+		b, err := os.ReadFile("/proc/uptime")
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, err := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int(up*100) > tick+1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the clock is not past tick %d after %s", tick, waitLong)
+		}
+		time.Sleep(time.Millisecond) // a clock to watch, not an event
+	}
+}
+
 // --- /proc -------------------------------------------------------------------------
 
 // pgidOf is field 5 of /proc/PID/stat.
@@ -525,6 +550,10 @@ func TestStaleGroupCleanedOnStart(t *testing.T) {
 		pids[i] = startIn(t, filepath.Join(g, grp.name), "sleep", marks[i]).Process.Pid
 	}
 
+	// Start times count in clock ticks (10 ms): a ningen started in the dead
+	// maker's tick would share its start time and rightly judge it alive.
+	deadTick, _ := strconv.Atoi(deadStart)
+	awaitTickAfter(t, deadTick)
 	s, st := runSession(t, opts{prefix: enterGroup(g)}, "run", "--track", "cgroup", "--", "true")
 	wantExit(t, s, st, 0)
 	for i, grp := range groups {

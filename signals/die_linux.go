@@ -37,11 +37,17 @@ func Die(e Exit) {
 	os.Exit(e.Code)
 }
 
-// platformFatal adds Linux's own fatal signals: SIGSTKFLT, SIGPWR and the
-// real-time signals glibc leaves to programs (34 to 64).
-func platformFatal() []os.Signal {
-	sigs := []os.Signal{unix.SIGSTKFLT, unix.SIGPWR}
-	for s := 34; s <= 64; s++ {
+// platformCrashing adds SIGSTKFLT, which the runtime turns into a crash.
+func platformCrashing() []os.Signal { return []os.Signal{unix.SIGSTKFLT} }
+
+// platformIgnored adds SIGPWR and the real-time signals 35 to 64, which the
+// runtime ignores unless asked for. Signal 34 cannot be asked for: the
+// runtime leaves it at the kernel's default for musl's use, so it ends
+// ningen without the sequence, as SIGKILL does (PDEATHSIG and, in cgroup
+// mode, the watchdog are the backstop then).
+func platformIgnored() []os.Signal {
+	sigs := []os.Signal{unix.SIGPWR}
+	for s := 35; s <= 64; s++ {
 		sigs = append(sigs, unix.Signal(s))
 	}
 	return sigs

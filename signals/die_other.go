@@ -20,4 +20,5 @@ func Die(e Exit) {
 	os.Exit(e.Code)
 }
 
-func platformFatal() []os.Signal { return nil }
+func platformCrashing() []os.Signal { return nil }
+func platformIgnored() []os.Signal  { return nil }

@@ -19,14 +19,23 @@ var Forwarded = []os.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
 // the session is not interactive: with a terminal, Ctrl-C is the child's.
 var Ending = []os.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGINT}
 
-// fatal are the other signals whose default action would end ningen: the
-// Go runtime would turn some into a stack dump (exit 2) and let the rest
-// kill it silently, either way without the sequence. Sent with kill(2),
-// even SIGSEGV and SIGBUS can be caught. They fire the sequence with
-// SIGTERM as the first signal to holders, and ningen then dies of them.
-var fatal = append([]os.Signal{syscall.SIGABRT, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGILL,
-	syscall.SIGSEGV, syscall.SIGTRAP, syscall.SIGSYS, syscall.SIGXCPU, syscall.SIGXFSZ,
-	syscall.SIGVTALRM, syscall.SIGPROF, syscall.SIGALRM, syscall.SIGIO}, platformFatal()...)
+// crashing and ignoredByGo are the other signals whose default action
+// would end a process. They fire the sequence with SIGTERM as the first
+// signal to holders, and ningen then dies of them, as any program would.
+//
+// crashing are those the Go runtime would turn into a stack dump (exit 2)
+// without the sequence; sent with kill(2), even SIGSEGV and SIGBUS can be
+// caught. They are caught before any secret is read.
+var crashing = append([]os.Signal{syscall.SIGABRT, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGILL,
+	syscall.SIGSEGV, syscall.SIGTRAP, syscall.SIGSYS}, platformCrashing()...)
+
+// ignoredByGo are those the runtime ignores unless they are asked for, so
+// until they are caught they cannot end ningen at all. Asking costs a
+// round trip to the runtime's signal thread for each (about 20 µs); for
+// these forty it happens beside the loading of secrets, not before it.
+// (SIGPROF is the runtime's own, for profiling: it never reaches ningen.)
+var ignoredByGo = append([]os.Signal{syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGVTALRM,
+	syscall.SIGALRM, syscall.SIGIO}, platformIgnored()...)
 
 // WatchOptions say which triggers to arm.
 type WatchOptions struct {
@@ -43,7 +52,8 @@ type WatchOptions struct {
 // ignored one, is reset for the child on exec).
 func Watch(s *Sequence, o WatchOptions) {
 	ch := make(chan os.Signal, 16)
-	signal.Notify(ch, slices.Concat([]os.Signal{syscall.SIGPIPE}, Ending, fatal, Forwarded)...)
+	signal.Notify(ch, slices.Concat([]os.Signal{syscall.SIGPIPE}, Ending, crashing, Forwarded)...)
+	go signal.Notify(ch, ignoredByGo...)
 	go func() {
 		for {
 			select {
