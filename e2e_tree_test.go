@@ -511,6 +511,40 @@ func TestSIGKILLedNingen(t *testing.T) {
 	})
 }
 
+// TestFailedStartLeavesNothing: the cgroup and its watchdog are made while
+// the secrets load; a start that then fails (a source that fails, a
+// command not found) removes the group and reaps the watchdog itself
+// rather than leave them to the watchdog. Run under a subreaper
+// (reaper.py), a watchdog ningen left would be reparented to it and show
+// up as reaped.
+func TestFailedStartLeavesNothing(t *testing.T) {
+	t.Parallel()
+	eachMode(t, func(t *testing.T, m trackMode) {
+		for _, tc := range []struct {
+			name    string
+			flags   []string
+			command string
+			code    int
+		}{
+			{"source fails", []string{"-s", "A=exec:exit 3"}, "true", 125},
+			{"command not found", nil, "no-such-command-" + newMarker(t), 127},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				argv := append([]string{python, reaperPy(), ningenBin}, m.args(tc.flags, tc.command)...)
+				rs := startCmd(t, opts{prefix: m.prefix}, argv...)
+				ng := intField(t, rs.out.await(t, "ningen's pid", hasPrefix("started")), "pid")
+				rs.wait()
+				rs.out.awaitEOF(t)
+				want := fmt.Sprintf("reaped pid=%d code=%d", ng, tc.code)
+				if lines := rs.out.Lines(); len(lines) != 2 || lines[1] != want {
+					t.Errorf("reaper.py saw %q, want only ningen's start and %q", lines, want)
+				}
+				m.checkGroupsGone(t)
+			})
+		}
+	})
+}
+
 // TestStaleGroupCleanedOnStart: a group a crashed ningen left (named like
 // ningen's, its maker gone) is killed and removed when the next session
 // starts, and so is one whose maker's pid now belongs to another process

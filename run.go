@@ -195,6 +195,9 @@ func (r *RunCmd) Run() error {
 	if err := hardening.AtStart(); err != nil {
 		return fmt.Errorf("harden ningen: %w", err)
 	}
+	// The cgroup and its watchdog need no secret: they are made while the
+	// secrets load. After AtStart, so the watchdog inherits no descriptor.
+	prep := launcher.Prepare(launcher.Tracking(r.Track), watchdogArgv(), os.Stderr)
 	audit := auditor{json: r.LogFormat == "json", quiet: r.Quiet}
 	platformNotice()
 	seq := &signals.Sequence{Grace: r.Grace, Exit: exitAfterAudit, Audit: audit.step}
@@ -204,6 +207,7 @@ func (r *RunCmd) Run() error {
 
 	v, err := vault.Open(vault.Backing(r.Vault))
 	if err != nil {
+		prep.Abandon()
 		return err
 	}
 	var tools *motokano.Server
@@ -212,13 +216,14 @@ func (r *RunCmd) Run() error {
 		if !started {
 			_ = tools.Close()
 			_, _ = v.Close()
+			prep.Abandon()
 		}
 	}()
 	if err := r.load(v, p, seq); err != nil {
 		if seq.Fired() {
 			// A signal, or the parent's death, ended the start: the sequence
 			// runs with no holder yet and ningen exits as that trigger says.
-			seq.Holders, seq.Wipe = noHolders{}, v.Close
+			seq.Holders, seq.Wipe = noHolders{prep}, v.Close
 			seq.Run()
 		}
 		return err
@@ -228,6 +233,7 @@ func (r *RunCmd) Run() error {
 		return err
 	}
 	cfg := r.config(v, p)
+	cfg.Prepared = prep
 	if tools, err = r.startTools(v, p, &cfg, seq, audit); err != nil {
 		return err
 	}
@@ -331,15 +337,20 @@ func (r *RunCmd) config(v *vault.Vault, p *plan) launcher.Config {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, launcher.FDEnvPrefix)
 	})
-	var watchdog []string
-	if exe, err := os.Executable(); err == nil {
-		watchdog = []string{exe, "watchdog"}
-	}
 	return launcher.Config{
 		Args: p.args, Env: env, Deliveries: ds, Vault: v,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Track: launcher.Tracking(r.Track), Watchdog: watchdog,
+		Track: launcher.Tracking(r.Track), Watchdog: watchdogArgv(),
 	}
+}
+
+// watchdogArgv starts `ningen watchdog` from this very binary.
+func watchdogArgv() []string {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	return []string{exe, "watchdog"}
 }
 
 // platformNotice is loud on purpose: off Linux, several guarantees are gone.
@@ -468,11 +479,12 @@ func exitAfterAudit(e signals.Exit) {
 	signals.Die(e)
 }
 
-// noHolders stands in for a session that never started.
-type noHolders struct{}
+// noHolders stands in for a session that never started; its kill step
+// undoes what was prepared for it.
+type noHolders struct{ prep *launcher.Preparation }
 
 func (noHolders) Signal(syscall.Signal) int { return 0 }
-func (noHolders) Kill() (int, error)        { return 0, nil }
+func (h noHolders) Kill() (int, error)      { h.prep.Abandon(); return 0, nil }
 func (noHolders) Status() (int, bool)       { return exitSetup, true }
 func (noHolders) Gone() <-chan struct{} {
 	c := make(chan struct{})

@@ -237,6 +237,15 @@ func (c *cgroup) populated() bool {
 // kill SIGKILLs every process in the group at once and waits until the
 // kernel reports it empty.
 func (c *cgroup) kill() error {
+	if err := c.signalKill(); err != nil {
+		return err
+	}
+	return c.waitEmpty(sweepLimit)
+}
+
+// signalKill writes cgroup.kill: once it returns, every process in the
+// group, and any fork racing with the write, is bound to die of SIGKILL.
+func (c *cgroup) signalKill() error {
 	var err error
 	if c.killer != nil {
 		_, err = c.killer.Write([]byte("1"))
@@ -246,7 +255,7 @@ func (c *cgroup) kill() error {
 	if err != nil {
 		return fmt.Errorf("write cgroup.kill: %w", err)
 	}
-	return c.waitEmpty(sweepLimit)
+	return nil
 }
 
 // waitEmpty waits for "populated 0", waking on the file-modified events

@@ -2,7 +2,10 @@
 
 package launcher
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // There is no cgroup v2 off Linux: tracking is always by process group.
 type cgroup struct {
@@ -16,7 +19,10 @@ func (*cgroup) procs() []int      { return nil }
 func (*cgroup) contains(int) bool { return false }
 func (*cgroup) populated() bool   { return false }
 func (*cgroup) kill() error       { return nil }
-func (*cgroup) remove() error     { return nil }
+func (*cgroup) signalKill() error { return nil }
+
+func (*cgroup) waitEmpty(time.Duration) error { return nil }
+func (*cgroup) remove() error                 { return nil }
 
 // RunWatchdog has nothing to watch without cgroups.
 func RunWatchdog(int, string) error { return errors.New("the watchdog needs cgroup v2 (Linux)") }

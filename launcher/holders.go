@@ -81,16 +81,23 @@ func (s *Session) Gone() <-chan struct{} {
 // In cgroup mode one write to cgroup.kill ends the whole group first, and
 // the sweep then finds only what left the group, if anything; the group is
 // removed at the end.
+//
+// The count is of the holders reaped here: ningen is the subreaper, so
+// every holder that dies in this step ends up reaped by it.
 func (s *Session) Kill() (int, error) {
 	s.ending.Store(true)
-	killed := 0
+	s.reap() // what died before this step was not killed by it
+	before := s.reaped.Load()
 	var cgErr error
 	if s.cg != nil {
-		killed = len(s.cg.procs())
-		cgErr = s.cg.kill() // the sweep below runs whatever happened here
+		cgErr = s.cg.signalKill() // the sweep below runs whatever happens here
+		if cgErr == nil {
+			s.retireWatchdog() // every member is bound to die: nothing is left to watch
+			cgErr = s.cg.waitEmpty(sweepLimit)
+		}
 	}
 	n, err := s.sweep()
-	killed += n
+	killed := max(n, int(s.reaped.Load()-before))
 	if err == nil {
 		err = cgErr
 	}
@@ -115,7 +122,9 @@ func (s *Session) sweep() (int, error) {
 	var lastZombies map[int]bool
 	deadline := time.Now().Add(sweepLimit)
 	for {
-		s.reap()
+		if s.reap() {
+			return len(killed), nil // no child at all, so no descendant
+		}
 		t := scanTree()
 		if len(t.live) == 0 && len(t.zombies) == 0 {
 			return len(killed), nil

@@ -56,6 +56,14 @@ func (t tree) self() int { return os.Getpid() }
 // ours reports whether pid is ningen or one of its descendants.
 func (t tree) ours(pid int) bool { return t.members[pid] }
 
+// childless is what the reaper's last wait says when ningen has no child
+// at all, live or dead: as the subreaper, then, it has no descendant either.
+const childless = unix.ECHILD
+
+// reapFlags: collect without blocking, report the child's stops, and take
+// children of any exit signal (__WALL).
+const reapFlags = unix.WNOHANG | unix.WUNTRACED | unix.WALL
+
 // scanTree walks down from ningen. Where the kernel lists each thread's
 // children (CONFIG_PROC_CHILDREN) it reads only the tree itself; otherwise
 // it reads every /proc/PID/stat once.

@@ -33,6 +33,13 @@ func (tree) ours(int) bool { return true }
 
 func (tree) self() int { return os.Getpid() }
 
+// childless is never what a wait says here: without a subreaper, ningen
+// having no child proves nothing about the group, and the scan decides.
+const childless = unix.Errno(0)
+
+// reapFlags: collect without blocking, and report the child's stops.
+const reapFlags = unix.WNOHANG | unix.WUNTRACED
+
 // scanTree reports the child's process group as one holder while any
 // member of it is alive.
 func scanTree() tree {

@@ -44,6 +44,9 @@ type Config struct {
 	Stderr     *os.File
 	Track      Tracking // auto when empty
 	Watchdog   []string // argv that starts `ningen watchdog`; nil: none
+	// Prepared is the cgroup and watchdog made ahead (Prepare); when nil,
+	// Start makes them itself, from Track and Watchdog.
+	Prepared *Preparation
 }
 
 // Tracking is how holders are followed (SPEC §5).
@@ -77,6 +80,7 @@ type Session struct {
 	release  chan struct{} // lets the spawning thread go at the end
 
 	reapMu    sync.Mutex
+	reaped    atomic.Int64 // holders reaped so far
 	exited    chan struct{}
 	status    unix.WaitStatus
 	onExit    func()
@@ -112,7 +116,11 @@ func Start(cfg Config, onExit func()) (*Session, error) {
 	if err := becomeSubreaper(); err != nil {
 		return nil, err
 	}
-	if err := s.chooseTracking(); err != nil {
+	prep := cfg.Prepared
+	if prep == nil {
+		prep = Prepare(cfg.Track, cfg.Watchdog, cfg.Stderr)
+	}
+	if s.cg, s.why, err = prep.take(); err != nil {
 		return nil, err
 	}
 	files, childEnds, err := s.openPipes()
@@ -370,28 +378,33 @@ func (s *Session) reapLoop(sigchld chan os.Signal) {
 
 // reap collects every child that has changed state: the main child's exit
 // ends the session, its stop suspends ningen too, and orphans reparented to
-// ningen are simply reaped.
-func (s *Session) reap() {
+// ningen are simply reaped. It reports whether ningen has no child left at
+// all, which for the subreaper means the tree is empty.
+func (s *Session) reap() (childlessNow bool) {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
 	for {
 		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WUNTRACED, nil)
+		pid, err := unix.Wait4(-1, &ws, reapFlags, nil)
 		if pid <= 0 || err != nil {
-			return
+			return err == childless && childless != 0
 		}
-		if pid != s.pid {
-			watchdogPid.CompareAndSwap(int64(pid), 0) // it died early: never exempt its pid again
-			continue
-		}
-		if ws.Stopped() {
-			s.childStopped()
-			continue
-		}
-		s.status = ws
-		close(s.exited)
-		if s.onExit != nil {
-			go s.onExit()
+		switch {
+		case ws.Stopped():
+			if pid == s.pid {
+				s.childStopped()
+			} // an orphan's stop is its own business: only deaths matter here
+		case watchdogPid.CompareAndSwap(int64(pid), 0):
+			// the watchdog died: never exempt its pid again
+		default:
+			s.reaped.Add(1)
+			if pid == s.pid {
+				s.status = ws
+				close(s.exited)
+				if s.onExit != nil {
+					go s.onExit()
+				}
+			}
 		}
 	}
 }

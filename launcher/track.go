@@ -9,25 +9,65 @@ import (
 	"syscall"
 )
 
-// chooseTracking makes the session's cgroup when the mode allows and the
-// host lets ningen write one, and says why the mode in force was chosen.
-func (s *Session) chooseTracking() error {
-	if s.cfg.Track == TrackSubreaper {
-		s.why = "asked for with --track subreaper"
-		return nil
+// Preparation is the part of a start that needs no secret: the session's
+// cgroup and its watchdog. Prepare begins it in the background, so that it
+// overlaps the loading of secrets; Start waits for it and takes it over.
+type Preparation struct {
+	done  chan struct{}
+	cg    *cgroup
+	why   string
+	err   error
+	taken atomic.Bool
+}
+
+// Prepare makes the session's cgroup when track allows and the host lets
+// ningen write one, and starts its watchdog (argv watchdog, with stderr);
+// it says why the mode in force was chosen. A start given up before Start
+// must call Abandon.
+func Prepare(track Tracking, watchdog []string, stderr *os.File) *Preparation {
+	p := &Preparation{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.cg, p.why, p.err = chooseTracking(track)
+		if p.cg != nil {
+			startWatchdog(watchdog, p.cg.dir, stderr)
+		}
+	}()
+	return p
+}
+
+// Abandon removes the group and stops the watchdog of a preparation no
+// session took over. It is safe on nil and after Start.
+func (p *Preparation) Abandon() {
+	if p == nil || p.taken.Swap(true) {
+		return
+	}
+	<-p.done
+	if p.cg != nil {
+		stopWatchdog()
+		_ = p.cg.remove()
+	}
+}
+
+// take waits for the preparation and hands it to the session.
+func (p *Preparation) take() (*cgroup, string, error) {
+	<-p.done
+	p.taken.Store(true)
+	return p.cg, p.why, p.err
+}
+
+func chooseTracking(track Tracking) (*cgroup, string, error) {
+	if track == TrackSubreaper {
+		return nil, "asked for with --track subreaper", nil
 	}
 	cg, err := newCgroup()
 	if err != nil {
-		if s.cfg.Track == TrackCgroup {
-			return &os.SyscallError{Syscall: "cgroup tracking", Err: err}
+		if track == TrackCgroup {
+			return nil, "", &os.SyscallError{Syscall: "cgroup tracking", Err: err}
 		}
-		s.why = "no writable cgroup v2 group: " + err.Error()
-		return nil
+		return nil, "no writable cgroup v2 group: " + err.Error(), nil
 	}
-	s.cg = cg
-	s.why = cg.dir
-	s.startWatchdog()
-	return nil
+	return cg, cg.dir, nil
 }
 
 // dropCgroup falls back to subreaper mode, removing the empty group.
@@ -55,28 +95,38 @@ var watchdogPid atomic.Int64
 
 func exempt(pid int) bool { return pid != 0 && int64(pid) == watchdogPid.Load() }
 
-// startWatchdog starts `ningen watchdog`, a process with no secrets that
-// stays outside the session's cgroup and kills the group if ningen itself
-// dies without running the sequence (SIGKILL, OOM). It is best effort: if
-// it cannot start, PDEATHSIG still takes the direct child.
-func (s *Session) startWatchdog() {
-	if len(s.cfg.Watchdog) == 0 {
+// startWatchdog starts `ningen watchdog` (argv), a process with no secrets
+// that stays outside the session's cgroup dir and kills the group if ningen
+// itself dies without running the sequence (SIGKILL, OOM). It is best
+// effort: if it cannot start, PDEATHSIG still takes the direct child.
+func startWatchdog(argv []string, dir string, stderr *os.File) {
+	if len(argv) == 0 {
 		return
 	}
-	args := append(append([]string(nil), s.cfg.Watchdog...),
-		"--pid", strconv.Itoa(os.Getpid()), "--cgroup", s.cg.dir)
+	args := append(append([]string(nil), argv...), "--pid", strconv.Itoa(os.Getpid()), "--cgroup", dir)
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return
 	}
 	defer devnull.Close()
 	attr := &syscall.ProcAttr{
-		Files: []uintptr{devnull.Fd(), devnull.Fd(), s.cfg.Stderr.Fd()},
+		Files: []uintptr{devnull.Fd(), devnull.Fd(), stderr.Fd()},
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	}
 	pid, err := syscall.ForkExec(args[0], args, attr)
 	if err == nil {
 		watchdogPid.Store(int64(pid))
+	}
+}
+
+// retireWatchdog SIGKILLs the watchdog without waiting for it: the reaper
+// collects it with the holders, and stopWatchdog makes sure it is gone.
+// Under reapMu, and only while it is unreaped, so the pid is still its own.
+func (s *Session) retireWatchdog() {
+	s.reapMu.Lock()
+	defer s.reapMu.Unlock()
+	if pid := int(watchdogPid.Load()); pid != 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 
@@ -86,6 +136,12 @@ func (s *Session) startWatchdog() {
 func (s *Session) stopWatchdog() {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
+	stopWatchdog()
+}
+
+// stopWatchdog kills and reaps the watchdog; with a session, only under its
+// reapMu.
+func stopWatchdog() {
 	pid := int(watchdogPid.Swap(0))
 	if pid == 0 {
 		return
