@@ -16,7 +16,7 @@ fi
 N=${N:-30}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-go build -o "$dir/ningen" .
+build_ningen "$dir/ningen"
 go build -o "$dir/benchtime" ./scripts/benchtime
 head -c 32 /dev/urandom | base64 > "$dir/secret"
 

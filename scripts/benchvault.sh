@@ -26,7 +26,7 @@ trap 'rm -rf "$work"' EXIT
 chmod 755 "$work" # nobody runs ningen from here and reads the secrets
 if [ -z "${NINGEN:-}" ] || [ -z "${BENCHTIME:-}" ]; then
 	need_build_deps
-	go build -o "$work/ningen" .
+	build_ningen "$work/ningen"
 	go build -o "$work/benchtime" ./scripts/benchtime
 else
 	cp "$NINGEN" "$work/ningen"

@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 need_build_deps
 command -v python3 >/dev/null || { echo "ningen: the demo needs python3 (apt-get install -y python3)" >&2; exit 1; }
 
-go build -o bin/ningen .
+build_ningen bin/ningen
 echo "\$ bin/ningen run -s DEMO_TOKEN=file:testdata/demo-token -- python3 testdata/agent.py"
 bin/ningen run -s DEMO_TOKEN=file:testdata/demo-token -- python3 testdata/agent.py

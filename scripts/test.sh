@@ -32,7 +32,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	dir=$(mktemp -d /tmp/ningen-nobody.XXXXXX)
 	trap 'rm -rf "$dir"' EXIT
 	chmod 1777 "$dir" # nobody's HOME and TMPDIR too: all of it goes with the trap
-	go build -o "$dir/ningen" .
+	build_ningen "$dir/ningen"
 	for pkg in $(go list ./...); do
 		rel=${pkg#$(go list -m)}
 		rel=${rel#/}
