@@ -21,12 +21,20 @@ go build -o "$dir/benchtime" ./scripts/benchtime
 head -c 32 /dev/urandom | base64 > "$dir/secret"
 
 median() { "$dir/benchtime" -n "$N" -- "$@" | cut -d' ' -f1; }
-# Interleave three rounds so a burst of load hits all three alike.
+# What each part adds, run in the same rounds: ningen's own start-up
+# (`version`: exec, Go runtime, package inits, the CLI), then sessions with
+# less and less switched off. --track cgroup needs root; as another user
+# auto is subreaper mode and the cgroup row repeats it.
+run() { median "$dir/ningen" run -q "$@" -s "K=file:$dir/secret" -- /bin/true; }
 declare -A sum
+# Interleave three rounds so a burst of load hits every row alike.
 for round in 1 2 3; do
 	sum[true]+=" $(median /bin/true)"
 	sum[tini]+=" $(median tini -s -- /bin/true)"
-	sum[ningen]+=" $(median "$dir/ningen" run -q -s "K=file:$dir/secret" -- /bin/true)"
+	sum[ningen]+=" $(run)"
+	sum[version]+=" $(median "$dir/ningen" version)"
+	sum[bare]+=" $(run --track subreaper --seccomp off)"
+	sum[seccomp]+=" $(run --track subreaper)"
 done
 mid() { tr ' ' '\n' <<<"$1" | grep . | sort -n | sed -n 2p; }
 t=$(mid "${sum[true]}"); i=$(mid "${sum[tini]}"); n=$(mid "${sum[ningen]}")
@@ -41,6 +49,18 @@ awk -v t="$t" -v i="$i" -v n="$n" 'BEGIN {
 	r = (i - t) > 0 ? (n - t) / (i - t) : 0
 	printf "| ningen run -s K=file:F -- /bin/true | %d | %d | %.2f |\n", n, n - t, r
 }'
+echo
+echo "Where it goes (same rounds; each row adds to the one above):"
+echo
+echo "| command | median µs | ratio to /bin/true |"
+echo "| --- | ---: | ---: |"
+for row in "version:ningen version (start-up only)" \
+	"bare:ningen run -q --track subreaper --seccomp off ..." \
+	"seccomp:ningen run -q --track subreaper ..." \
+	"ningen:ningen run -q ... (auto: cgroup as root)"; do
+	v=$(mid "${sum[${row%%:*}]}")
+	awk -v v="$v" -v t="$t" -v name="${row#*:}" 'BEGIN { printf "| %s | %d | %.1f |\n", name, v, v / t }'
+done
 echo
 echo "## Wipe speed (go test -bench, 1 MiB)"
 echo
