@@ -203,7 +203,7 @@ func (r *RunCmd) Run() error {
 	seq := &signals.Sequence{Grace: r.Grace, Exit: exitAfterAudit, Audit: audit.step}
 	done := make(chan struct{})
 	holders := &sessionHolders{}
-	signals.Watch(seq, signals.WatchOptions{Forward: holders.forward, Interactive: holders.interactive, Done: done})
+	catchRest := signals.Watch(seq, signals.WatchOptions{Forward: holders.forward, Interactive: holders.interactive, Done: done})
 
 	v, err := vault.Open(vault.Backing(r.Vault))
 	if err != nil {
@@ -250,6 +250,7 @@ func (r *RunCmd) Run() error {
 		time.AfterFunc(r.TTL, func() { seq.Fire(signals.Trigger{Cause: signals.TTL}) })
 	}
 	r.confine(filter, audit, seq)
+	catchRest() // while the child starts; before the start line says it runs
 	mode, why := sess.Tracking()
 	audit.event("start", field{"child", sess.PID()}, field{"secrets", len(p.specs)},
 		field{"locked", v.Locked()}, field{"vault", string(v.Backing())},

@@ -203,7 +203,7 @@ func startTime(pid int) string {
 
 // procs lists the processes in the group.
 func (c *cgroup) procs() []int {
-	b, err := os.ReadFile(filepath.Join(c.dir, "cgroup.procs"))
+	b, err := readProc(filepath.Join(c.dir, "cgroup.procs"))
 	if err != nil {
 		return nil
 	}
@@ -218,7 +218,7 @@ func (c *cgroup) procs() []int {
 
 // contains reports whether pid is in the group now.
 func (c *cgroup) contains(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	b, err := readProc("/proc/" + strconv.Itoa(pid) + "/cgroup")
 	if err != nil {
 		return false
 	}
@@ -227,11 +227,20 @@ func (c *cgroup) contains(pid int) bool {
 }
 
 func (c *cgroup) populated() bool {
-	b, err := os.ReadFile(filepath.Join(c.dir, "cgroup.events"))
+	b, err := readProc(filepath.Join(c.dir, "cgroup.events"))
 	if err != nil {
 		return false
 	}
 	return bytes.Contains(b, []byte("populated 1"))
+}
+
+// populatedAt reads cgroup.events through fd. A poll on fd reports an event
+// until fd itself has read the file since: read through another descriptor,
+// every poll after the first change returns at once, and the wait spins.
+func populatedAt(fd int) bool {
+	var buf [256]byte
+	n, err := unix.Pread(fd, buf[:], 0)
+	return err == nil && bytes.Contains(buf[:n], []byte("populated 1"))
 }
 
 // kill SIGKILLs every process in the group at once and waits until the
@@ -263,16 +272,19 @@ func (c *cgroup) signalKill() error {
 func (c *cgroup) waitEmpty(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	fd, err := unix.Open(filepath.Join(c.dir, "cgroup.events"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err == nil {
-		defer unix.Close(fd)
+	if err != nil {
+		for c.populated() {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("cgroup still populated after %s", limit)
+			}
+			time.Sleep(sweepPause)
+		}
+		return nil
 	}
-	for c.populated() {
+	defer unix.Close(fd)
+	for populatedAt(fd) {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("cgroup still populated after %s", limit)
-		}
-		if fd < 0 {
-			time.Sleep(sweepPause)
-			continue
 		}
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLPRI}}
 		_, _ = unix.Poll(fds, 50)

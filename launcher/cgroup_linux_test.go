@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -298,4 +299,47 @@ func TestKillRemove(t *testing.T) {
 	if bytes.Contains(b, []byte("populated 1")) {
 		t.Errorf("parent still populated: %s", b)
 	}
+}
+
+// TestWaitEmptyDoesNotSpin: while the group stays populated, cgroup.events
+// changes (the group is frozen and thawed); the wait must sleep in poll
+// between changes, not read the file in a loop. Read through a second
+// descriptor, the file keeps the first change pending on the polled one,
+// and the wait burns its whole time on the CPU.
+func TestWaitEmptyDoesNotSpin(t *testing.T) {
+	parent := testParent(t)
+	dir := mustMkdir(t, filepath.Join(parent, groupName(os.Getpid())))
+	if _, err := os.Stat(filepath.Join(dir, "cgroup.freeze")); err != nil {
+		t.Skip("needs Linux 5.2+: no cgroup.freeze")
+	}
+	sleeperIn(t, dir)
+	c := &cgroup{dir: dir, fd: -1}
+	toggled := make(chan struct{})
+	go func() {
+		defer close(toggled)
+		for i := range 10 {
+			_ = os.WriteFile(filepath.Join(dir, "cgroup.freeze"), []byte(strconv.Itoa(1-i%2)), 0)
+			time.Sleep(20 * time.Millisecond) // the scenario: changes spread over the wait
+		}
+	}()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before := threadCPU(t)
+	const wait = 400 * time.Millisecond
+	if err := c.waitEmpty(wait); err == nil {
+		t.Fatal("waitEmpty returned nil for a group that is still populated")
+	}
+	if used := threadCPU(t) - before; used > wait/4 {
+		t.Errorf("waiting %s on a populated group used %s of CPU: it spins", wait, used)
+	}
+	<-toggled
+}
+
+func threadCPU(t *testing.T) time.Duration {
+	t.Helper()
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

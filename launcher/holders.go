@@ -27,7 +27,9 @@ const sweepLimit = 10 * time.Second
 // session's group (one that left ningen's tree included).
 func (s *Session) Signal(sig syscall.Signal) int {
 	s.ending.Store(true)
-	s.reap()
+	if s.reap() && s.cg == nil {
+		return 0 // no child at all, so no descendant
+	}
 	t := scanTree()
 	n := 0
 	for _, pid := range t.live {
@@ -54,8 +56,8 @@ func (s *Session) Gone() <-chan struct{} {
 		events, stop := childEvents()
 		defer stop()
 		for {
-			s.reap()
-			if len(scanTree().live) == 0 && (s.cg == nil || !s.cg.populated()) {
+			childless := s.reap()
+			if (childless || len(scanTree().live) == 0) && (s.cg == nil || !s.cg.populated()) {
 				return
 			}
 			select {

@@ -24,6 +24,14 @@ func sysProcAttr(foreground, ownGroup bool, cgroupFD int) *syscall.SysProcAttr {
 	}
 }
 
+// watchdogAttr starts the watchdog in a session of its own and asks the
+// kernel for its pidfd (left -1 where clone has no CLONE_PIDFD).
+func watchdogAttr(pidfd *int) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setsid: true, PidFD: pidfd}
+}
+
+func pidfdKill(fd int) error { return unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) }
+
 // becomeSubreaper makes every orphan in the child's tree ningen's child.
 func becomeSubreaper() error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -113,7 +121,7 @@ func childrenOf(pid int) []int {
 	}
 	var kids []int
 	for _, tid := range tasks {
-		b, err := os.ReadFile(dir + tid + "/children")
+		b, err := readProc(dir + tid + "/children")
 		if err != nil {
 			continue
 		}
@@ -162,13 +170,63 @@ func walkAll() tree {
 	return walk(func(p int) []int { return kids[p] }, func(c int) byte { return states[c] })
 }
 
+// readNames lists a /proc directory. It and readProc use the system calls
+// directly, without an *os.File: a sweep makes thousands of them, and the
+// file's poller registration and cleanup cost more than the read.
 func readNames(dir string) ([]string, error) {
-	d, err := os.Open(dir)
+	fd, err := openProc(dir, unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
 	}
-	defer d.Close()
-	return d.Readdirnames(-1)
+	defer unix.Close(fd)
+	var names []string
+	buf := make([]byte, 8<<10)
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err != nil {
+			return nil, &os.PathError{Op: "getdents", Path: dir, Err: err}
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
+
+// readProc reads a whole /proc file.
+func readProc(path string) ([]byte, error) {
+	fd, err := openProc(path, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	b := make([]byte, 0, 512)
+	for {
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n <= 0 {
+			return b, nil
+		}
+		b = b[:len(b)+n]
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
+func openProc(path string, flags int) (int, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return fd, nil
+	}
 }
 
 // readStat returns the parent and state of pid from /proc/PID/stat.
@@ -185,7 +243,7 @@ func readStat(pid int) (ppid int, state byte, ok bool) {
 // command name before it may hold spaces and parentheses, so the split
 // starts after the last ')'.
 func statFields(pid int) ([][]byte, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := readProc("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return nil, false
 	}

@@ -19,6 +19,11 @@ func sysProcAttr(foreground, ownGroup bool, _ int) *syscall.SysProcAttr {
 
 func becomeSubreaper() error { return nil }
 
+// watchdogAttr: there is no watchdog off Linux (no cgroups), and no pidfd.
+func watchdogAttr(*int) *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
+
+func pidfdKill(int) error { return unix.ENOSYS }
+
 func growPipe(*os.File, int) {}
 
 var group atomic.Int64

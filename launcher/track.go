@@ -109,20 +109,35 @@ func startWatchdog(argv []string, dir string, stderr *os.File) {
 		return
 	}
 	defer devnull.Close()
+	pidfd := -1
 	attr := &syscall.ProcAttr{
 		Files: []uintptr{devnull.Fd(), devnull.Fd(), stderr.Fd()},
-		Sys:   &syscall.SysProcAttr{Setsid: true},
+		Sys:   watchdogAttr(&pidfd),
 	}
 	pid, err := syscall.ForkExec(args[0], args, attr)
 	if err == nil {
 		watchdogPid.Store(int64(pid))
+		watchdogPidfd.Store(int32(pidfd))
 	}
 }
 
+// watchdogPidfd names the watchdog even once it is reaped, so signalling
+// it takes no lock; -1 without pidfds. Only stopWatchdog closes it, after
+// the kill step, so no other descriptor can take its number meanwhile.
+var watchdogPidfd atomic.Int32
+
+func init() { watchdogPidfd.Store(-1) }
+
 // retireWatchdog SIGKILLs the watchdog without waiting for it: the reaper
 // collects it with the holders, and stopWatchdog makes sure it is gone.
-// Under reapMu, and only while it is unreaped, so the pid is still its own.
+// Through its pidfd; else under reapMu, and only while it is unreaped, so
+// the pid is still its own. (Waiting for reapMu would mean waiting for the
+// reaper to collect the whole killed tree first.)
 func (s *Session) retireWatchdog() {
+	if fd := int(watchdogPidfd.Load()); fd >= 0 {
+		_ = pidfdKill(fd)
+		return
+	}
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
 	if pid := int(watchdogPid.Load()); pid != 0 {
@@ -142,6 +157,9 @@ func (s *Session) stopWatchdog() {
 // stopWatchdog kills and reaps the watchdog; with a session, only under its
 // reapMu.
 func stopWatchdog() {
+	if fd := int(watchdogPidfd.Swap(-1)); fd >= 0 {
+		_ = syscall.Close(fd)
+	}
 	pid := int(watchdogPid.Swap(0))
 	if pid == 0 {
 		return

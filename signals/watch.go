@@ -30,10 +30,8 @@ var crashing = append([]os.Signal{syscall.SIGABRT, syscall.SIGBUS, syscall.SIGFP
 	syscall.SIGSEGV, syscall.SIGTRAP, syscall.SIGSYS}, platformCrashing()...)
 
 // ignoredByGo are those the runtime ignores unless they are asked for, so
-// until they are caught they cannot end ningen at all. Asking costs a
-// round trip to the runtime's signal thread for each (about 20 µs); for
-// these forty it happens beside the loading of secrets, not before it.
-// (SIGPROF is the runtime's own, for profiling: it never reaches ningen.)
+// until they are caught they cannot end ningen at all. (SIGPROF is the
+// runtime's own, for profiling: it never reaches ningen.)
 var ignoredByGo = append([]os.Signal{syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGVTALRM,
 	syscall.SIGALRM, syscall.SIGIO}, platformIgnored()...)
 
@@ -50,10 +48,25 @@ type WatchOptions struct {
 // parent. It also catches SIGPIPE so that an audit line written to a closed
 // stderr cannot kill ningen mid-sequence (a caught signal, unlike an
 // ignored one, is reset for the child on exec).
-func Watch(s *Sequence, o WatchOptions) {
+//
+// The forwarded signals and those the runtime ignores are left to the
+// function it returns, for the caller to run once the child has started:
+// until they are caught the runtime ignores them, so nothing is lost but a
+// signal sent to a session that is not yet running, and asking for each
+// costs a round trip to the runtime's signal thread (20-40 µs; for those
+// forty-odd about a millisecond a start would otherwise wait for). It
+// stops asking once the sequence has fired.
+func Watch(s *Sequence, o WatchOptions) (catchRest func()) {
 	ch := make(chan os.Signal, 16)
-	signal.Notify(ch, slices.Concat([]os.Signal{syscall.SIGPIPE}, Ending, crashing, Forwarded)...)
-	go signal.Notify(ch, ignoredByGo...)
+	signal.Notify(ch, slices.Concat([]os.Signal{syscall.SIGPIPE}, Ending, crashing)...)
+	catchRest = func() {
+		for _, sig := range slices.Concat(Forwarded, ignoredByGo) {
+			if s.Fired() {
+				return
+			}
+			signal.Notify(ch, sig)
+		}
+	}
 	go func() {
 		for {
 			select {
@@ -69,6 +82,7 @@ func Watch(s *Sequence, o WatchOptions) {
 		go func() { <-o.Done; t.Stop() }()
 	}
 	watchParent(func() { s.Fire(Trigger{Cause: ParentDied}) }, o.Done)
+	return catchRest
 }
 
 func dispatch(s *Sequence, o WatchOptions, sig syscall.Signal) {
