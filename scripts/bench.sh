@@ -18,6 +18,10 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 build_ningen "$dir/ningen"
 go build -o "$dir/benchtime" ./scripts/benchtime
+# Floors: an empty Go program, and an empty one linking libseccomp through
+# cgo, built statically as ningen is. Nothing ningen does can start faster.
+go build -o "$dir/gostart" ./scripts/floor/gostart
+build_static "$dir/cgostart" ./scripts/floor/cgostart
 head -c 32 /dev/urandom | base64 > "$dir/secret"
 
 median() { "$dir/benchtime" -n "$N" -- "$@" | cut -d' ' -f1; }
@@ -32,6 +36,8 @@ for round in 1 2 3; do
 	sum[true]+=" $(median /bin/true)"
 	sum[tini]+=" $(median tini -s -- /bin/true)"
 	sum[ningen]+=" $(run)"
+	sum[gostart]+=" $(median "$dir/gostart")"
+	sum[cgostart]+=" $(median "$dir/cgostart")"
 	sum[version]+=" $(median "$dir/ningen" version)"
 	sum[bare]+=" $(run --track subreaper --seccomp off)"
 	sum[seccomp]+=" $(run --track subreaper)"
@@ -52,14 +58,17 @@ awk -v t="$t" -v i="$i" -v n="$n" 'BEGIN {
 echo
 echo "Where it goes (same rounds; each row adds to the one above):"
 echo
-echo "| command | median µs | ratio to /bin/true |"
-echo "| --- | ---: | ---: |"
-for row in "version:ningen version (start-up only)" \
+echo "| command | median µs | added over /bin/true µs | added / tini's added |"
+echo "| --- | ---: | ---: | ---: |"
+for row in "gostart:an empty Go program (floor)" \
+	"cgostart:an empty Go program linking libseccomp, static like ningen (floor)" \
+	"version:ningen version (start-up only)" \
 	"bare:ningen run -q --track subreaper --seccomp off ..." \
 	"seccomp:ningen run -q --track subreaper ..." \
 	"ningen:ningen run -q ... (auto: cgroup as root)"; do
 	v=$(mid "${sum[${row%%:*}]}")
-	awk -v v="$v" -v t="$t" -v name="${row#*:}" 'BEGIN { printf "| %s | %d | %.1f |\n", name, v, v / t }'
+	awk -v v="$v" -v t="$t" -v i="$i" -v name="${row#*:}" 'BEGIN {
+		printf "| %s | %d | %d | %.2f |\n", name, v, v - t, (i - t) > 0 ? (v - t) / (i - t) : 0 }'
 done
 echo
 echo "## Wipe speed (go test -bench, 1 MiB)"

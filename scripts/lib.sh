@@ -26,13 +26,16 @@ need_build_deps() {
 # sooner without the dynamic loader. netgo and osusergo keep glibc's NSS,
 # which cannot be linked statically, out. Where static linking is not
 # possible it says so and builds a dynamic binary.
-build_ningen() {
-	local out=$1 log
+build_ningen() { build_static "$1" .; }
+
+# build_static OUT PKG builds package PKG that way.
+build_static() {
+	local out=$1 pkg=$2 log
 	log=$(mktemp)
-	if ! go build -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static' -o "$out" . 2>"$log"; then
+	if ! go build -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static' -o "$out" "$pkg" 2>"$log"; then
 		echo "ningen: static link failed (is libc6-dev installed?); building a dynamic binary" >&2
 		sed 's/^/  /' "$log" >&2
-		go build -o "$out" .
+		go build -o "$out" "$pkg"
 	fi
 	rm -f "$log"
 }
