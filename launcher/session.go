@@ -120,25 +120,31 @@ func Start(cfg Config, onExit func()) (*Session, error) {
 	if prep == nil {
 		prep = Prepare(cfg.Track, cfg.Watchdog, cfg.Stderr)
 	}
-	if s.cg, s.why, err = prep.take(); err != nil {
+	s.cg, s.why, err = prep.take()
+	sigchld := prep.sigchld // SIGCHLD is asked for already
+	failed := func(err error) (*Session, error) { // a start given up leaves nothing
+		signal.Stop(sigchld)
+		s.closePipes()
+		s.dropCgroup("")
 		return nil, err
+	}
+	if err != nil {
+		return failed(err)
 	}
 	files, childEnds, err := s.openPipes()
 	if err != nil {
-		return nil, err
+		return failed(err)
 	}
 	env, scrubEnv, err := s.childEnv()
 	if err != nil {
 		closeAll(childEnds)
-		return nil, err
+		return failed(err)
 	}
 	s.tty = foregroundTerminal(cfg.Stdin)
 	// A ningen started in the background of a terminal leaves the child in
 	// its own process group, so the shell's job control (SIGTTIN, fg)
 	// covers both; everywhere else the child gets a group of its own.
 	s.ownGroup = s.tty != nil || !isTerminal(cfg.Stdin)
-	sigchld := make(chan os.Signal, 1)
-	signal.Notify(sigchld, syscall.SIGCHLD)
 	s.pid, err = s.spawn(path, env, files)
 	if err != nil && s.cg != nil && cfg.Track != TrackCgroup && !isCommandError(err) {
 		s.dropCgroup("clone into cgroup failed: " + err.Error())
@@ -148,10 +154,7 @@ func Start(cfg Config, onExit func()) (*Session, error) {
 	scrubEnv()
 	closeAll(childEnds) // the child has its copies; ningen keeps none
 	if err != nil {
-		signal.Stop(sigchld)
-		s.closePipes()
-		s.dropCgroup("")
-		return nil, spawnError(cfg.Args[0], err)
+		return failed(spawnError(cfg.Args[0], err))
 	}
 	s.startWriters()
 	go s.reapLoop(sigchld)

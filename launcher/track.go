@@ -4,6 +4,7 @@ package launcher
 
 import (
 	"os"
+	"os/signal"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -13,25 +14,29 @@ import (
 // cgroup and its watchdog. Prepare begins it in the background, so that it
 // overlaps the loading of secrets; Start waits for it and takes it over.
 type Preparation struct {
-	done  chan struct{}
-	cg    *cgroup
-	why   string
-	err   error
-	taken atomic.Bool
+	done    chan struct{}
+	cg      *cgroup
+	why     string
+	err     error
+	sigchld chan os.Signal // the reaper's
+	taken   atomic.Bool
 }
 
 // Prepare makes the session's cgroup when track allows and the host lets
 // ningen write one, and starts its watchdog (argv watchdog, with stderr);
-// it says why the mode in force was chosen. A start given up before Start
-// must call Abandon.
+// it says why the mode in force was chosen. It also asks for the reaper's
+// SIGCHLD, which costs a round trip to the runtime's signal thread that a
+// start would otherwise wait for. A start given up before Start must call
+// Abandon.
 func Prepare(track Tracking, watchdog []string, stderr *os.File) *Preparation {
-	p := &Preparation{done: make(chan struct{})}
+	p := &Preparation{done: make(chan struct{}), sigchld: make(chan os.Signal, 1)}
 	go func() {
 		defer close(p.done)
 		p.cg, p.why, p.err = chooseTracking(track)
 		if p.cg != nil {
 			startWatchdog(watchdog, p.cg.dir, stderr)
 		}
+		signal.Notify(p.sigchld, syscall.SIGCHLD)
 	}()
 	return p
 }
@@ -43,6 +48,7 @@ func (p *Preparation) Abandon() {
 		return
 	}
 	<-p.done
+	signal.Stop(p.sigchld)
 	if p.cg != nil {
 		stopWatchdog()
 		_ = p.cg.remove()
