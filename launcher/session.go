@@ -121,7 +121,7 @@ func Start(cfg Config, onExit func()) (*Session, error) {
 		prep = Prepare(cfg.Track, cfg.Watchdog, cfg.Stderr)
 	}
 	s.cg, s.why, err = prep.take()
-	sigchld := prep.sigchld // SIGCHLD is asked for already
+	sigchld := prep.sigchld                       // SIGCHLD is asked for already
 	failed := func(err error) (*Session, error) { // a start given up leaves nothing
 		signal.Stop(sigchld)
 		s.closePipes()
