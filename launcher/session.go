@@ -121,8 +121,9 @@ func Start(cfg Config, onExit func()) (*Session, error) {
 		prep = Prepare(cfg.Track, cfg.Watchdog, cfg.Stderr)
 	}
 	s.cg, s.why, err = prep.take()
-	sigchld := prep.sigchld                       // SIGCHLD is asked for already
-	failed := func(err error) (*Session, error) { // a start given up leaves nothing
+	sigchld := prep.sigchld // asked for already
+	// A start given up from here on leaves nothing behind.
+	failed := func(err error) (*Session, error) {
 		signal.Stop(sigchld)
 		s.closePipes()
 		s.dropCgroup("")
