@@ -58,8 +58,12 @@ func TestEndingSignals(t *testing.T) {
 // real-time signal): the tree is killed and ningen dies of that signal.
 func TestFatalSignals(t *testing.T) {
 	t.Parallel()
-	for _, sig := range []syscall.Signal{syscall.SIGSEGV, unix.SIGSTKFLT, syscall.SIGALRM, syscall.Signal(40)} {
-		t.Run(unix.SignalName(sig)+strconv.Itoa(int(sig)), func(t *testing.T) {
+	for _, c := range []struct {
+		sig  syscall.Signal
+		name string
+	}{{syscall.SIGSEGV, "SIGSEGV"}, {unix.SIGSTKFLT, "SIGSTKFLT"}, {syscall.SIGALRM, "SIGALRM"}, {40, "SIG40"}} {
+		sig := c.sig
+		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			marker := newMarker(t)
 			s, child := startAgent(t, marker, []string{"--grace", "5s"})
@@ -68,11 +72,11 @@ func TestFatalSignals(t *testing.T) {
 			awaitDead(t, child, marker, "the child")
 			awaitNoneMarked(t, marker)
 			kill, _, exit := sequence(t, s.err.Lines())
-			if want := "signal:" + unix.SignalName(sig); attr(kill, "trigger") != want {
+			if want := "signal:" + c.name; attr(kill, "trigger") != want {
 				t.Errorf("kill line %q, want trigger=%s", kill, want)
 			}
-			if attr(exit, "code") != strconv.Itoa(128+int(sig)) {
-				t.Errorf("exit line %q, want code=%d", exit, 128+int(sig))
+			if attr(exit, "code") != strconv.Itoa(128+int(sig)) || attr(exit, "signal") != c.name {
+				t.Errorf("exit line %q, want code=%d signal=%s", exit, 128+int(sig), c.name)
 			}
 		})
 	}

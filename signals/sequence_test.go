@@ -495,6 +495,38 @@ func TestWatchForwards(t *testing.T) {
 	}
 }
 
+// TestWatchCatchesRestAfterFire: when the child exits before the rest of
+// the signals are caught, they are caught beside the sequence all the same,
+// so that one of them (here SIGALRM, which the runtime ignores unless asked
+// for) still ends the grace as a second trigger.
+func TestWatchCatchesRestAfterFire(t *testing.T) {
+	r := newRig(t, time.Hour)
+	done := make(chan struct{})
+	defer close(done)
+	catchRest := signals.Watch(r.seq, signals.WatchOptions{Done: done})
+	r.run()
+	r.seq.Fire(signals.Trigger{Cause: signals.ChildExited})
+	catchRest()
+	r.waitGrace(t)
+	// Until the catching reaches SIGALRM the runtime drops it: send it
+	// again until it lands.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(wait)
+	for {
+		raise(t, syscall.SIGALRM)
+		select {
+		case <-r.h.kill:
+			r.waitDone(t)
+			wantLog(t, r.j.entries(), "signal SIGTERM", "kill", "wipe", "exit")
+			return
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("SIGALRM never ended the grace: the signals left to catchRest were not caught once the sequence had fired")
+		}
+	}
+}
+
 // TestWatchEnding: an ending signal fires the sequence, except SIGINT in an
 // interactive session, which is the child's.
 func TestWatchEnding(t *testing.T) {
@@ -648,7 +680,7 @@ func TestSignalName(t *testing.T) {
 			t.Errorf("SignalName(%d) = %q, want SIG and capitals, as in SIGTERM", int(s), name)
 		}
 	}
-	for name, s := range map[string]syscall.Signal{"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGHUP": syscall.SIGHUP, "SIGQUIT": syscall.SIGQUIT, "SIGKILL": syscall.SIGKILL, "SIGUSR1": syscall.SIGUSR1, "SIGWINCH": syscall.SIGWINCH} {
+	for name, s := range map[string]syscall.Signal{"SIG34": 34, "SIG40": 40, "SIG64": 64, "SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGHUP": syscall.SIGHUP, "SIGQUIT": syscall.SIGQUIT, "SIGKILL": syscall.SIGKILL, "SIGUSR1": syscall.SIGUSR1, "SIGWINCH": syscall.SIGWINCH} {
 		if got := signals.SignalName(s); got != name {
 			t.Errorf("SignalName(%d) = %q, want %q", int(s), got, name)
 		}

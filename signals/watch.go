@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -60,8 +61,12 @@ func Watch(s *Sequence, o WatchOptions) (catchRest func()) {
 	ch := make(chan os.Signal, 16)
 	signal.Notify(ch, slices.Concat([]os.Signal{syscall.SIGPIPE}, Ending, crashing)...)
 	catchRest = func() {
-		for _, sig := range slices.Concat(Forwarded, ignoredByGo) {
+		rest := slices.Concat(Forwarded, ignoredByGo)
+		for i, sig := range rest {
 			if s.Fired() {
+				// The sequence runs: the rest are caught beside it, where a
+				// second trigger among them can still cut the grace short.
+				go signal.Notify(ch, rest[i:]...)
 				return
 			}
 			signal.Notify(ch, sig)
@@ -98,7 +103,11 @@ func dispatch(s *Sequence, o WatchOptions, sig syscall.Signal) {
 	}
 }
 
-// SignalName is the conventional name: SIGTERM, SIGINT, ...
+// SignalName is the conventional name: SIGTERM, SIGINT, ...; a real-time
+// signal, which has none, is SIG and its number (SIG40).
 func SignalName(sig syscall.Signal) string {
-	return unix.SignalName(sig)
+	if name := unix.SignalName(sig); name != "" {
+		return name
+	}
+	return "SIG" + strconv.Itoa(int(sig))
 }
