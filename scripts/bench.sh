@@ -70,7 +70,8 @@ for row in "gostart:a Go program that only runs /bin/true (floor)" \
 	"ningen:ningen run -q ... (auto: cgroup as root)"; do
 	v=$(mid "${sum[${row%%:*}]}")
 	awk -v v="$v" -v t="$t" -v i="$i" -v name="${row#*:}" 'BEGIN {
-		printf "| %s | %d | %d | %.2f |\n", name, v, v - t, (i - t) > 0 ? (v - t) / (i - t) : 0 }'
+		r = (i - t) > 0 ? (v - t) / (i - t) : 0
+		printf "| %s | %d | %d | %.2f |\n", name, v, v - t, r }'
 done
 echo
 echo "## Wipe speed (go test -bench, 1 MiB)"
