@@ -3,8 +3,14 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestSourcesStdinAndFD: the stdin and fd:N sources read byte-exact into
@@ -91,4 +97,88 @@ func TestAuditFormats(t *testing.T) {
 			t.Errorf("-q still printed %d audit lines", len(a))
 		}
 	})
+}
+
+// TestTriggerWhileSourceWaits: SIGTERM while a source still waits for its
+// value (stdin, fd:N and a FIFO file: with nobody writing, an exec: command
+// that sleeps) ends ningen then, not when the value comes: it dies of
+// SIGTERM, the command never starts, and an exec: source's command is
+// killed. ningen has locked memory for the value (VmLck) before it waits,
+// which is how the test knows it is waiting.
+func TestTriggerWhileSourceWaits(t *testing.T) {
+	t.Parallel()
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, source string
+		o            opts
+	}{
+		{"stdin", "stdin", opts{stdin: true}},
+		{"fd", "fd:3", opts{}},
+		{"fifo", "file:" + fifo, opts{}},
+		{"exec", "exec:", opts{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			marker := newMarker(t)
+			c.o.marker = marker
+			source := c.source
+			switch c.name {
+			case "exec":
+				source = "exec:sleep 1000; : " + marker // the shell holds the marker
+			case "fd":
+				r, w := mustPipe(t)
+				t.Cleanup(func() { r.Close(); w.Close() }) // w held open: no EOF
+				c.o.extra = []*os.File{r}
+			}
+			s := start(t, c.o, "run", "--vault", "locked", "-s", "K="+source,
+				"--", "sh", "-c", "echo started "+marker)
+			if c.name == "exec" {
+				awaitMarked(t, marker)
+			} else {
+				awaitLocked(t, s.pid)
+			}
+			s.signal(syscall.SIGTERM)
+			wantSignaled(t, s, s.wait(), syscall.SIGTERM)
+			awaitNoneMarked(t, marker)
+			s.out.awaitEOF(t)
+			if n := count(s.out.Lines(), "started"); n != 0 {
+				t.Errorf("the command started after a trigger during the loading:\n%s", s.out.dump())
+			}
+		})
+	}
+}
+
+// awaitLocked waits until ningen has locked memory.
+func awaitLocked(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmLck:"); ok {
+				if kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB")); kb > 0 {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ningen (pid %d) locked no memory within %s", pid, waitLong)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// awaitMarked waits until a process holding marker runs.
+func awaitMarked(t *testing.T, marker string) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for len(marked(marker)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no process with %s within %s", marker, waitLong)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

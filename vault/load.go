@@ -101,11 +101,11 @@ func (v *Vault) load(name string, src Source, o LoadOptions) (*Secret, error) {
 	case FromExec:
 		return v.loadExec(name, src.Arg, o)
 	case FromStdin:
-		in := o.Stdin
-		if in == nil {
-			in = os.Stdin
+		fd := 0
+		if o.Stdin != nil {
+			fd = int(o.Stdin.Fd())
 		}
-		return v.fill(name, in, 0, o)
+		return v.fillWaiting(name, fd, o)
 	case FromPrompt:
 		return v.loadPrompt(name, src.Arg, o)
 	case FromFD:
@@ -114,20 +114,31 @@ func (v *Vault) load(name string, src Source, o LoadOptions) (*Secret, error) {
 	return nil, fmt.Errorf("unknown source kind %q", src.Kind)
 }
 
+// loadFile opens path without blocking, so that a FIFO with no writer yet
+// waits in the read, where a trigger can end it, rather than in open.
 func (v *Vault) loadFile(name, path string, o LoadOptions) (*Secret, error) {
-	f, err := os.Open(path)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer f.Close()
-	hint := 0
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-		if fi.Size() > int64(o.MaxSize)+2 {
-			return nil, fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLarge, fi.Size(), o.MaxSize)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		defer unix.Close(fd)
+		if err := unix.SetNonblock(fd, false); err != nil { // its own description: nobody shares it
+			return nil, &os.PathError{Op: "fcntl", Path: path, Err: err}
 		}
-		hint = int(fi.Size())
+		return v.fillWaiting(name, fd, o)
 	}
-	return v.fill(name, f, hint, o)
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	if st.Size > int64(o.MaxSize)+2 {
+		return nil, fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLarge, st.Size, o.MaxSize)
+	}
+	return v.fill(name, f, int(st.Size), o)
 }
 
 func (v *Vault) loadFD(name, arg string, o LoadOptions) (*Secret, error) {
@@ -135,9 +146,8 @@ func (v *Vault) loadFD(name, arg string, o LoadOptions) (*Secret, error) {
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
 		return nil, fmt.Errorf("descriptor %d is not open: %w", fd, err)
 	}
-	f := os.NewFile(uintptr(fd), "fd:"+arg)
-	defer f.Close()
-	return v.fill(name, f, 0, o)
+	defer unix.Close(fd)
+	return v.fillWaiting(name, fd, o)
 }
 
 // loadEnv copies the variable's value into the vault, then overwrites the

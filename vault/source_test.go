@@ -706,3 +706,89 @@ func TestLoadAfterCloseTouchesNoSource(t *testing.T) {
 		t.Errorf("a closed vault consumed %s: now %q (set %v)", key, got, ok)
 	}
 }
+
+// TestFIFOFileSource: a file: source naming a FIFO waits for a writer and
+// reads everything it writes, in as many pieces as it comes, to its close.
+func TestFIFOFileSource(t *testing.T) {
+	v := newVault(t)
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := randBytes(t, 100_000)
+	wrote := make(chan error, 1)
+	go func() {
+		w, err := os.OpenFile(path, os.O_WRONLY, 0) // waits for the vault to open it
+		if err != nil {
+			wrote <- err
+			return
+		}
+		defer w.Close()
+		for b := want; len(b) > 0; b = b[min(len(b), 7000):] {
+			if _, err := w.Write(b[:min(len(b), 7000)]); err != nil {
+				wrote <- err
+				return
+			}
+		}
+		wrote <- nil
+	}()
+	s, err := v.Load("FIFO", source(t, "file:"+path), vault.LoadOptions{MaxSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, v, s); !bytes.Equal(got, want) {
+		t.Errorf("FIFO value differs from the %d bytes written", len(want))
+	}
+}
+
+// TestWaitingSourceAborted: a stdin, fd: or FIFO source that is waiting for
+// its value gives up with ErrAborted once Abort is closed, and nothing is
+// kept of it.
+func TestWaitingSourceAborted(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"stdin", "fd", "fifo"} {
+		t.Run(kind, func(t *testing.T) {
+			v := newVault(t)
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			defer w.Close() // held open: the source would wait for ever
+			o := vault.LoadOptions{Stdin: r}
+			src := map[string]string{"stdin": "stdin", "fifo": "file:" + fifo}[kind]
+			if kind == "fd" {
+				fd, err := unix.Dup(int(r.Fd()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				src = "fd:" + strconv.Itoa(fd) // the vault closes it
+			}
+			abort := make(chan struct{})
+			o.Abort = abort
+			done := make(chan error, 1)
+			go func() {
+				_, err := v.Load("K", source(t, src), o)
+				done <- err
+			}()
+			close(abort) // whether Load waits already or not yet, it must give up
+			select {
+			case err := <-done:
+				if !errors.Is(err, vault.ErrAborted) {
+					t.Errorf("Load after the abort: %v, want ErrAborted", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Load still waiting 10s after the abort")
+			}
+			if n, err := v.Close(); err != nil || n != 0 {
+				t.Errorf("wiped %d bytes (%v): an aborted source kept something", n, err)
+			}
+		})
+	}
+}
