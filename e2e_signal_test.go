@@ -160,6 +160,27 @@ func TestSecondTriggerSkipsGrace(t *testing.T) {
 	}
 }
 
+// TestForwardedAtOnce: a child that signals ningen as its very first act
+// (as a child telling its supervisor it is up might) has the signal
+// forwarded, not dropped: forwarding is armed before the child runs.
+func TestForwardedAtOnce(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []string{"USR1", "WINCH"} {
+		t.Run(sig, func(t *testing.T) {
+			t.Parallel()
+			marker := newMarker(t)
+			s := start(t, opts{marker: marker}, "run", "--", "sh", "-c",
+				"trap 'echo got "+sig+"; exit 0' "+sig+"; kill -"+sig+" $PPID; sleep 1000 & wait; : "+marker)
+			wantExit(t, s, s.wait(), 0)
+			s.out.awaitEOF(t)
+			if n := count(s.out.Lines(), "got "+sig); n != 1 {
+				t.Errorf("the child saw its SIG%s %d times, want once\n%s", sig, n, s.out.dump())
+			}
+			awaitNoneMarked(t, marker)
+		})
+	}
+}
+
 // TestForwardedSignals: SIGUSR1, SIGUSR2 and SIGWINCH reach the child and
 // do not end the session; the runtime's SIGURG is never forwarded.
 func TestForwardedSignals(t *testing.T) {

@@ -472,7 +472,7 @@ func TestWatchForwards(t *testing.T) {
 	fwd := make(recorder, 16)
 	done := make(chan struct{})
 	defer close(done)
-	signals.Watch(r.seq, signals.WatchOptions{Forward: fwd.forward, Done: done})()
+	signals.Watch(r.seq, signals.WatchOptions{Forward: fwd.forward, Done: done})
 	for _, s := range []syscall.Signal{syscall.SIGUSR1, syscall.SIGWINCH, syscall.SIGUSR2} {
 		raise(t, s)
 		if got := fwd.next(t); got != s {

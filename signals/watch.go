@@ -50,18 +50,19 @@ type WatchOptions struct {
 // stderr cannot kill ningen mid-sequence (a caught signal, unlike an
 // ignored one, is reset for the child on exec).
 //
-// The forwarded signals and those the runtime ignores are left to the
+// The signals the runtime ignores unless asked for are left to the
 // function it returns, for the caller to run once the child has started:
-// until they are caught the runtime ignores them, so nothing is lost but a
-// signal sent to a session that is not yet running, and asking for each
-// costs a round trip to the runtime's signal thread (20-40 µs; for those
-// forty-odd about a millisecond a start would otherwise wait for). It
-// stops asking once the sequence has fired.
+// until they are caught the runtime ignores them, so nothing is lost but
+// such a signal sent to a session that is not yet running, and asking for
+// each costs a round trip to the runtime's signal thread (20-40 µs; for
+// those forty about a millisecond a start would otherwise wait for). Once
+// the sequence has fired it asks for the rest beside it. The forwarded
+// signals are caught at once: a child may signal ningen as soon as it runs.
 func Watch(s *Sequence, o WatchOptions) (catchRest func()) {
 	ch := make(chan os.Signal, 16)
-	signal.Notify(ch, slices.Concat([]os.Signal{syscall.SIGPIPE}, Ending, crashing)...)
+	signal.Notify(ch, slices.Concat([]os.Signal{syscall.SIGPIPE}, Ending, crashing, Forwarded)...)
 	catchRest = func() {
-		rest := slices.Concat(Forwarded, ignoredByGo)
+		rest := ignoredByGo
 		for i, sig := range rest {
 			if s.Fired() {
 				// The sequence runs: the rest are caught beside it, where a
