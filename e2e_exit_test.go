@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestExitCodes: the child's status comes back; a signal that killed it is
@@ -248,5 +250,33 @@ func TestStalledDeliveryKeepsTTL(t *testing.T) {
 	}
 	if n := intField(t, wipe, "bytes"); n < 1<<20+1<<19 {
 		t.Errorf("wipe line reports %d bytes, want at least the stalled secret's", n)
+	}
+}
+
+// TestFDSourceNotInherited: fd:N names a descriptor ningen inherited, and
+// nothing else. For every low number the test itself does not pass on
+// (ningen's own descriptors take such numbers: the poller, the cgroup,
+// pidfds) the session is refused at once, exit 2 or 125 with the number
+// named; it never reads, or waits on, a descriptor of ningen's own.
+func TestFDSourceNotInherited(t *testing.T) {
+	t.Parallel()
+	for fd := 3; fd <= 16; fd++ {
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			continue // the test was given it and passes it on: ningen does inherit it
+		}
+		n := strconv.Itoa(fd)
+		t.Run(n, func(t *testing.T) {
+			t.Parallel()
+			flag := filepath.Join(t.TempDir(), "started")
+			s, st := runSession(t, opts{}, "run", "-s", "A=fd:"+n, "--", "touch", flag)
+			if st.code != 2 && st.code != 125 {
+				t.Errorf("ningen: %v, want exit 2 or 125\n%s", st, s.err.dump())
+			}
+			fileMustNotExist(t, flag)
+			stderr := string(s.err.Bytes())
+			if !strings.Contains(stderr, "descriptor "+n+" is not open") && !strings.Contains(stderr, "descriptor "+n+" was not inherited") {
+				t.Errorf("stderr does not say descriptor %s is not ningen's to read:\n%s", n, stderr)
+			}
+		})
 	}
 }

@@ -108,7 +108,9 @@ func checkFDSource(spec vault.Spec) error {
 	}
 	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 	if err != nil {
-		return nil // not open: the source fails when it loads (exit 125)
+		// Not open now: later the number could be one ningen opened itself.
+		return &vault.SourceError{Name: spec.Name, Source: spec.Source,
+			Err: fmt.Errorf("descriptor %d is not open: %w", fd, err)}
 	}
 	if flags&unix.FD_CLOEXEC != 0 {
 		return usagef("secret %s: descriptor %d was not inherited by ningen", spec.Name, fd)
