@@ -132,7 +132,8 @@ func TestSetupFailures(t *testing.T) {
 		{"exec-timeout", "A=exec:sleep 30", []string{"--exec-timeout", "200ms"}, []string{"secret A", "timed out"}},
 		{"missing-file", "A=file:" + filepath.Join(dir, "missing"), nil, []string{"secret A"}},
 		{"empty-file", "A=file:" + empty, nil, []string{"secret A", "empty"}},
-		{"too-large", "A=file:" + tooBig, nil, []string{"secret A", "larger"}},
+		{"too-large", "A=file:" + tooBig, nil, []string{"secret A", "larger", "--max-secret-size raises"}},
+		{"exec-too-large", "A=exec:head -c 70000 /dev/zero", nil, []string{"secret A", "larger", "--max-secret-size raises"}},
 		{"unset-env", "A=env:NINGEN_E2E_UNSET_" + strings.ToUpper(newMarker(t)), nil, []string{"secret A", "not set"}},
 		{"closed-fd", "A=fd:77", nil, []string{"secret A", "77"}},
 	} {
@@ -183,24 +184,36 @@ func prlimit(t *testing.T, memlock string) []string {
 }
 
 // TestMemlockZero: with no locked memory allowed ningen refuses to start
-// and says what it needed, the limit and how to raise it (G1).
+// and says what it needed, the limit and how to raise it (G1): with ulimit
+// -l while the hard limit allows, as root when it does not.
 func TestMemlockZero(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	flag := filepath.Join(dir, "started")
-	prefix := append(prlimit(t, "0:0"), noIPCLock(t)...)
-	s, st := runSession(t, opts{prefix: prefix}, "run", "-s", "A=file:"+writeSecret(t, dir, "a", randSecret(t)),
-		"--", "touch", flag)
-	if isRoot() && st.code == 0 {
-		t.Skip("needs a user without CAP_IPC_LOCK: setpriv could not drop it here")
-	}
-	wantExit(t, s, st, 125)
-	fileMustNotExist(t, flag)
-	stderr := string(s.err.Bytes())
-	for _, w := range []string{"4096 bytes", "limit 0 bytes", "ulimit -l"} {
-		if !strings.Contains(stderr, w) {
-			t.Errorf("stderr lacks %q (bytes needed, the limit, how to raise it):\n%s", w, stderr)
-		}
+	for _, c := range []struct {
+		limits string
+		advice string
+	}{
+		{"0:1048576", "ulimit -l 4,"},
+		{"0:0", "the hard locked-memory limit (0 KiB) is below the 4 KiB needed"},
+	} {
+		t.Run(c.limits, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			flag := filepath.Join(dir, "started")
+			prefix := append(prlimit(t, c.limits), noIPCLock(t)...)
+			s, st := runSession(t, opts{prefix: prefix}, "run", "-s", "A=file:"+writeSecret(t, dir, "a", randSecret(t)),
+				"--", "touch", flag)
+			if isRoot() && st.code == 0 {
+				t.Skip("needs a user without CAP_IPC_LOCK: setpriv could not drop it here")
+			}
+			wantExit(t, s, st, 125)
+			fileMustNotExist(t, flag)
+			stderr := string(s.err.Bytes())
+			for _, w := range []string{"4096 bytes", "limit 0 bytes", c.advice} {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q (bytes needed, the limit, how to raise it):\n%s", w, stderr)
+				}
+			}
+		})
 	}
 }
 

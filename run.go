@@ -27,14 +27,14 @@ type RunCmd struct {
 	Env           []string      `sep:"none" placeholder:"NAME" help:"Deliver secret NAME through the environment (same as --deliver NAME=env). Repeatable."`
 	Raw           []string      `sep:"none" placeholder:"NAME" help:"Keep secret NAME's bytes as read: do not trim one trailing newline. Repeatable."`
 	TTL           time.Duration `name:"ttl" placeholder:"DURATION" help:"End the session after DURATION (exit 124)."`
-	Grace         time.Duration `default:"2s" placeholder:"DURATION" help:"How long holders get between SIGTERM and SIGKILL; 0 kills at once."`
-	MaxSecretSize ByteSize      `default:"64KiB" placeholder:"SIZE" help:"Largest secret accepted (e.g. 64KiB, 2MiB)."`
-	ExecTimeout   time.Duration `default:"30s" placeholder:"DURATION" help:"How long an exec: source may run."`
+	Grace         time.Duration `default:"2s" placeholder:"DURATION" help:"How long holders get between SIGTERM and SIGKILL; 0 kills at once. Default: ${default}."`
+	MaxSecretSize ByteSize      `default:"64KiB" placeholder:"SIZE" help:"Largest secret accepted (e.g. 64KiB, 2MiB). Default: ${default}."`
+	ExecTimeout   time.Duration `default:"30s" placeholder:"DURATION" help:"How long an exec: source may run. Default: ${default}."`
 	Track         string        `enum:"auto,cgroup,subreaper" default:"auto" help:"How holders are tracked: cgroup (a cgroup v2 group killed with cgroup.kill; needs a writable hierarchy), subreaper (ningen adopts and sweeps the tree), or auto (cgroup where possible)."`
 	Vault         string        `enum:"auto,secretmem,locked" default:"auto" help:"Secret memory: secretmem (memfd_secret: out of the kernel's direct map, unreadable even by root), locked (mlock), or auto (secretmem where the kernel has it)."`
 	LogFormat     string        `enum:"text,json" default:"text" help:"Audit line format on stderr: text or json."`
 	Quiet         bool          `short:"q" help:"No audit lines; warnings and errors still go to stderr."`
-	Seccomp       string        `enum:"kill,log,trap,off" default:"kill" placeholder:"MODE" help:"Once the child runs, confine ningen to its system-call allowlist (ningen check --seccomp lists it): kill (any other call kills ningen with SIGSYS, and the child with it), log or trap (diagnosis: the kernel logs the call, or the Go runtime prints where it was made), off (no filter; loud in the audit log)."`
+	Seccomp       string        `enum:"kill,log,trap,off" default:"kill" placeholder:"MODE" help:"Once the child runs, confine ningen to its system-call allowlist (ningen check --seccomp lists it): kill (any other call kills ningen with SIGSYS, and the child with it), log or trap (diagnosis: the kernel logs the call, or the Go runtime prints where it was made), off (no filter; loud in the audit log). Default: ${default}."`
 	Tools         string        `placeholder:"FILE" help:"Serve the tools FILE declares (TOML) to the child on the Unix socket named by NINGEN_TOOLS; ningen mcp serves them to an MCP client."`
 	Command       []string      `arg:"" passthrough:"partial" help:"The command to run, after --."`
 }
@@ -151,6 +151,9 @@ func (r *RunCmd) applyModes(p *plan) error {
 		}
 	}
 	for _, name := range r.Env {
+		if p.modes[name] == "" {
+			return usagef("--env %s: no such secret (give it with -s %s=SOURCE)", name, name)
+		}
 		set[name] = launcher.ByEnv
 	}
 	for name := range p.modes {

@@ -46,6 +46,9 @@ func fail(err error) int {
 	if errors.As(err, &le) {
 		hintf("%s", le.Hint())
 	}
+	if errors.Is(err, vault.ErrTooLarge) {
+		hintf("--max-secret-size raises the limit (for example --max-secret-size 2MiB)")
+	}
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):

@@ -19,6 +19,7 @@ type LockError struct {
 	Need   int   // bytes this arena needed
 	Locked int   // bytes the vault already held locked
 	Limit  int64 // RLIMIT_MEMLOCK soft limit, -1 if unlimited or unknown
+	Hard   int64 // RLIMIT_MEMLOCK hard limit, -1 if unlimited or unknown
 	Err    error
 }
 
@@ -36,6 +37,12 @@ func (e *LockError) Unwrap() error { return e.Err }
 // Hint says how to give ningen the locked memory it needs.
 func (e *LockError) Hint() string {
 	kib := (int64(e.Need+e.Locked) + 1023) / 1024
+	if e.Hard >= 0 && e.Hard < kib*1024 {
+		// ulimit -l cannot go above the hard limit without privilege.
+		return fmt.Sprintf("the hard locked-memory limit (%d KiB) is below the %d KiB needed, so ulimit -l cannot help: "+
+			"raise it as root (LimitMEMLOCK= in a systemd unit, memlock in /etc/security/limits.conf, prlimit) or grant CAP_IPC_LOCK",
+			e.Hard/1024, kib)
+	}
 	return fmt.Sprintf("raise the locked-memory limit to at least %d KiB (ulimit -l %d, "+
 		"LimitMEMLOCK= in a systemd unit, memlock in /etc/security/limits.conf) or grant CAP_IPC_LOCK", kib, kib)
 }
@@ -181,7 +188,8 @@ func (v *Vault) reserve(n int) (region, error) {
 	if err != nil {
 		var le *LockError
 		if errors.As(err, &le) {
-			le.Locked, le.Limit = v.locked, memlockLimit()
+			le.Locked = v.locked
+			le.Limit, le.Hard = memlockLimits()
 		}
 		return region{}, err
 	}
@@ -238,10 +246,18 @@ func (v *Vault) shrink(r *region, n int) {
 	r.cap = n
 }
 
-func memlockLimit() int64 {
+// memlockLimits returns RLIMIT_MEMLOCK's soft and hard limits, -1 for
+// unlimited or unknown.
+func memlockLimits() (soft, hard int64) {
 	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &rl); err != nil || rl.Cur == unix.RLIM_INFINITY {
-		return -1
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &rl); err != nil {
+		return -1, -1
 	}
-	return int64(rl.Cur)
+	limit := func(v uint64) int64 {
+		if v == unix.RLIM_INFINITY {
+			return -1
+		}
+		return int64(v)
+	}
+	return limit(rl.Cur), limit(rl.Max)
 }
