@@ -274,8 +274,18 @@ func reexecCheck(t *testing.T, mode string, asNobody bool, args ...string) ([]by
 	cmd := exec.Command(exe, append([]string{"-test.run=^TestCheckHelper$", "-test.count=1", "--"}, args...)...)
 	// The race detector sleeps a second at exit unless told not to, and
 	// NINGEN_E2E_BIN spares the child TestMain's go build (e2e_test.go).
+	// The helper's TestMain makes a fixture directory it cannot remove (the
+	// helper exits from inside a test): put it where this test cleans up.
+	tmp, err := os.MkdirTemp("", "ningen-check-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	if err := os.Chmod(tmp, 0o777); err != nil { // for nobody too
+		t.Fatal(err)
+	}
 	cmd.Env = append(os.Environ(), checkHelperEnv+"="+mode, "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"),
-		"NINGEN_E2E_BIN="+exe)
+		"NINGEN_E2E_BIN="+exe, "TMPDIR="+tmp)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if asNobody {
