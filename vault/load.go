@@ -115,9 +115,14 @@ func (v *Vault) load(name string, src Source, o LoadOptions) (*Secret, error) {
 }
 
 // loadFile opens path without blocking, so that a FIFO with no writer yet
-// waits in the read, where a trigger can end it, rather than in open.
+// waits in the read, where a trigger can end it, rather than in open. A
+// regular file under a lease (an SMB oplock, an NFS delegation) refuses a
+// non-blocking open; it is opened again, waiting for the lease to break.
 func (v *Vault) loadFile(name, path string, o LoadOptions) (*Secret, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err == unix.EWOULDBLOCK {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}

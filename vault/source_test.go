@@ -792,3 +792,98 @@ func TestWaitingSourceAborted(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteOnlySourceFails: a stdin or fd: source that is the write end of
+// a pipe (its read end still held elsewhere) fails at once; poll would
+// never call it readable.
+func TestWriteOnlySourceFails(t *testing.T) {
+	for _, kind := range []string{"stdin", "fd"} {
+		t.Run(kind, func(t *testing.T) {
+			v := newVault(t)
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close() // held: the pipe never hangs up
+			defer w.Close()
+			src, o := "stdin", vault.LoadOptions{Stdin: w, Abort: make(chan struct{})}
+			if kind == "fd" {
+				fd, err := unix.Dup(int(w.Fd()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				src = "fd:" + strconv.Itoa(fd)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := v.Load("K", source(t, src), o)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("Load read a value from a write-only descriptor")
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Load still waiting on a write-only descriptor after 10s")
+			}
+		})
+	}
+}
+
+// TestLeasedFileSource: a file under a write lease (as an SMB oplock or an
+// NFS delegation holds one) is read once the holder lets go, not refused
+// because a non-blocking open would have to wait.
+func TestLeasedFileSource(t *testing.T) {
+	v := newVault(t)
+	want := randBytes(t, 300)
+	path := filepath.Join(t.TempDir(), "leased")
+	if err := os.WriteFile(path, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, err := unix.FcntlInt(holder.Fd(), unix.F_SETLEASE, unix.F_WRLCK); err != nil {
+		t.Skipf("no write lease on %s here: %v", path, err)
+	}
+	done := make(chan error, 1)
+	var s *vault.Secret
+	go func() {
+		var err error
+		s, err = v.Load("K", source(t, "file:"+path), vault.LoadOptions{})
+		done <- err
+	}()
+	// The open breaks the lease: F_GETLEASE then says what it is breaking
+	// to (a read lease). Only then let go, as a lease holder does.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lt, err := unix.FcntlInt(holder.Fd(), unix.F_GETLEASE, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lt != unix.F_WRLCK {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Load returned while the lease was held: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the source never opened the leased file")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := unix.FcntlInt(holder.Fd(), unix.F_SETLEASE, unix.F_UNLCK); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, v, s); !bytes.Equal(got, want) {
+		t.Error("leased file's value differs from its contents")
+	}
+}

@@ -86,7 +86,13 @@ func abortPipe(abort <-chan struct{}) (fd int, stop func(), err error) {
 }
 
 // fillWaiting fills a secret from fd, which may block, through pollReader.
+// A descriptor open for writing only is read at once, which fails: poll
+// would never report it readable, and would wait for ever.
 func (v *Vault) fillWaiting(name string, fd int, o LoadOptions) (*Secret, error) {
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil && fl&unix.O_ACCMODE == unix.O_WRONLY {
+		_, err := unix.Read(fd, make([]byte, 1))
+		return nil, &os.SyscallError{Syscall: "read", Err: err}
+	}
 	abort, stop, err := abortPipe(o.Abort)
 	if err != nil {
 		return nil, err
