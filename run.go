@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -242,6 +243,7 @@ func (r *RunCmd) Run() error {
 	if tools, err = r.startTools(v, p, &cfg, seq, audit); err != nil {
 		return err
 	}
+	holders.start()
 	sess, err := launcher.Start(cfg, func() { seq.Fire(signals.Trigger{Cause: signals.ChildExited}) })
 	if err != nil {
 		return err
@@ -395,13 +397,48 @@ func (a auditor) step(s signals.Step) {
 // watcher, armed before the child exists, reach it once it does.
 type sessionHolders struct {
 	p atomic.Pointer[launcher.Session]
+
+	mu       sync.Mutex
+	starting bool             // the child is being started
+	pending  []syscall.Signal // forwarded while it was, before set
 }
 
-func (h *sessionHolders) set(s *launcher.Session) { h.p.Store(s) }
+// start says the child is about to exist: a signal to forward from now on
+// is kept until set, as the child itself may send one as its first act.
+func (h *sessionHolders) start() {
+	h.mu.Lock()
+	h.starting = true
+	h.mu.Unlock()
+}
+
+// set hands the session over and forwards what came meanwhile, in order.
+func (h *sessionHolders) set(s *launcher.Session) {
+	h.mu.Lock()
+	h.p.Store(s)
+	pending := h.pending
+	h.pending = nil
+	h.mu.Unlock()
+	for _, sig := range pending {
+		s.Forward(sig)
+	}
+}
+
+// maxPending bounds the signals kept for a child still starting.
+const maxPending = 16
 
 func (h *sessionHolders) forward(sig syscall.Signal) {
 	if s := h.p.Load(); s != nil {
 		s.Forward(sig)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s := h.p.Load(); s != nil {
+		s.Forward(sig)
+		return
+	}
+	if h.starting && len(h.pending) < maxPending {
+		h.pending = append(h.pending, sig) // before then there is nobody to forward to
 	}
 }
 
