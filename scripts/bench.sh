@@ -21,8 +21,8 @@ go build -o "$dir/benchtime" ./scripts/benchtime
 # Floors: a Go program that does nothing but run /bin/true and wait for it,
 # and the same linking libseccomp through cgo, built statically as ningen
 # is: no wrapper written that way can add less.
-go build -o "$dir/gostart" ./scripts/floor/gostart
-build_static "$dir/cgostart" ./scripts/floor/cgostart
+go build -o "$dir/gostart" ./scripts/floor
+build_static "$dir/cgostart" ./scripts/floor linkseccomp
 head -c 32 /dev/urandom | base64 > "$dir/secret"
 
 median() { "$dir/benchtime" -n "$N" -- "$@" | cut -d' ' -f1; }

@@ -28,14 +28,14 @@ need_build_deps() {
 # possible it says so and builds a dynamic binary.
 build_ningen() { build_static "$1" .; }
 
-# build_static OUT PKG builds package PKG that way.
+# build_static OUT PKG [TAG] builds package PKG that way, with build tag TAG.
 build_static() {
-	local out=$1 pkg=$2 log
+	local out=$1 pkg=$2 tags=netgo,osusergo${3:+,$3} log
 	log=$(mktemp)
-	if ! go build -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static' -o "$out" "$pkg" 2>"$log"; then
+	if ! go build -tags "$tags" -ldflags '-linkmode external -extldflags -static' -o "$out" "$pkg" 2>"$log"; then
 		echo "ningen: static link failed (is libc6-dev installed?); building a dynamic binary" >&2
 		sed 's/^/  /' "$log" >&2
-		go build -o "$out" "$pkg"
+		go build -tags "$tags" -o "$out" "$pkg"
 	fi
 	rm -f "$log"
 }
