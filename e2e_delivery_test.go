@@ -203,15 +203,9 @@ func TestNoSecretExposed(t *testing.T) {
 		}
 	})
 	t.Run("VmLck", func(t *testing.T) {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(s.pid) + "/status")
+		kb, err := vmLckKB(s.pid)
 		if err != nil {
 			t.Fatal(err)
-		}
-		kb := -1
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "VmLck:"); ok {
-				kb, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			}
 		}
 		if kb <= 0 {
 			t.Errorf("ningen's VmLck is %d kB during the session, want > 0", kb)

@@ -156,19 +156,29 @@ func awaitLocked(t *testing.T, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(waitLong)
 	for {
-		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "VmLck:"); ok {
-				if kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB")); kb > 0 {
-					return
-				}
-			}
+		if kb, _ := vmLckKB(pid); kb > 0 {
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("ningen (pid %d) locked no memory within %s", pid, waitLong)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// vmLckKB is VmLck in /proc/PID/status: the memory pid has locked, in kB;
+// -1 when the line is missing.
+func vmLckKB(pid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return -1, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmLck:"); ok {
+			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		}
+	}
+	return -1, nil
 }
 
 // awaitMarked waits until a process holding marker runs.

@@ -427,18 +427,14 @@ func (h *sessionHolders) set(s *launcher.Session) {
 const maxPending = 16
 
 func (h *sessionHolders) forward(sig syscall.Signal) {
-	if s := h.p.Load(); s != nil {
-		s.Forward(sig)
-		return
-	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if s := h.p.Load(); s != nil {
-		s.Forward(sig)
-		return
+	s := h.p.Load()
+	if s == nil && h.starting && len(h.pending) < maxPending {
+		h.pending = append(h.pending, sig) // before start there is nobody to forward to
 	}
-	if h.starting && len(h.pending) < maxPending {
-		h.pending = append(h.pending, sig) // before then there is nobody to forward to
+	h.mu.Unlock()
+	if s != nil {
+		s.Forward(sig)
 	}
 }
 

@@ -62,12 +62,11 @@ func Watch(s *Sequence, o WatchOptions) (catchRest func()) {
 	ch := make(chan os.Signal, 16)
 	signal.Notify(ch, slices.Concat([]os.Signal{syscall.SIGPIPE}, Ending, crashing, Forwarded)...)
 	catchRest = func() {
-		rest := ignoredByGo
-		for i, sig := range rest {
+		for i, sig := range ignoredByGo {
 			if s.Fired() {
 				// The sequence runs: the rest are caught beside it, where a
 				// second trigger among them can still cut the grace short.
-				go signal.Notify(ch, rest[i:]...)
+				go signal.Notify(ch, ignoredByGo[i:]...)
 				return
 			}
 			signal.Notify(ch, sig)
