@@ -253,6 +253,7 @@ func (r *RunCmd) Run() error {
 	tools.Serve(sess)
 	seq.Holders = holders
 	seq.Wipe = func() (int, error) { _ = tools.Close(); sess.CloseDeliveries(); return v.Close() }
+	seq.Exit = func(e signals.Exit) { sess.Close(); exitAfterAudit(e) }
 	if r.TTL > 0 {
 		time.AfterFunc(r.TTL, func() { seq.Fire(signals.Trigger{Cause: signals.TTL}) })
 	}
@@ -297,7 +298,8 @@ func (r *RunCmd) confine(f *hardening.Filter, audit auditor, seq *signals.Sequen
 	c, err := f.Load()
 	if err != nil {
 		errorf("%v; ending the session", err)
-		seq.Exit = func(signals.Exit) { exitAfterAudit(signals.Exit{Code: exitSetup}) }
+		exit := seq.Exit
+		seq.Exit = func(signals.Exit) { exit(signals.Exit{Code: exitSetup}) }
 		seq.Fire(signals.Trigger{Cause: signals.Panic})
 		return
 	}

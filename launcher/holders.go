@@ -92,6 +92,7 @@ func (s *Session) Kill() (int, error) {
 	before := s.reaped.Load()
 	var cgErr error
 	if s.cg != nil {
+		go warmScan()             // the sweep's look after the kill finds its files open
 		cgErr = s.cg.signalKill() // the sweep below runs whatever happens here
 		if cgErr == nil {
 			s.retireWatchdog() // every member is bound to die: nothing is left to watch

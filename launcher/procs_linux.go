@@ -87,7 +87,14 @@ var haveChildren = sync.OnceValue(func() bool {
 	return err == nil
 })
 
-func walkChildren() tree { return walk(childrenOf, stateOf) }
+func walkChildren() tree {
+	return walk(func(pid int) []int {
+		if pid == os.Getpid() {
+			return own.children()
+		}
+		return childrenOf(pid)
+	}, stateOf)
+}
 
 // walk goes breadth first down from ningen, asking children for each
 // member's children and state for each new one's state. The watchdog is
@@ -125,13 +132,111 @@ func childrenOf(pid int) []int {
 		if err != nil {
 			continue
 		}
-		for _, f := range bytes.Fields(b) {
-			if c, err := strconv.Atoi(string(f)); err == nil {
-				kids = append(kids, c)
-			}
+		kids = appendPids(kids, b)
+	}
+	return kids
+}
+
+func appendPids(pids []int, b []byte) []int {
+	for _, f := range bytes.Fields(b) {
+		if p, err := strconv.Atoi(string(f)); err == nil {
+			pids = append(pids, p)
+		}
+	}
+	return pids
+}
+
+// warmScan opens the files of ningen's threads that a look at the tree
+// reads.
+func warmScan() {
+	if haveChildren() {
+		own.children()
+	}
+}
+
+// own keeps the children file of each of ningen's threads open. Every look
+// at the tree starts there, and reading an open file again (pread) costs a
+// tenth of opening, reading and closing it.
+var own = threadFiles{open: map[string]threadFile{}}
+
+type threadFiles struct {
+	mu   sync.Mutex
+	open map[string]threadFile // by thread id
+}
+
+type threadFile struct{ children, comm int }
+
+// children lists the children of all of ningen's threads. A thread's files
+// read empty, not failing, once it has exited; its comm file then fails
+// (ESRCH), which tells a file left from a dead thread from a thread with no
+// child, even when a new thread has taken the old one's id.
+func (o *threadFiles) children() []int {
+	dir := "/proc/" + strconv.Itoa(os.Getpid()) + "/task/"
+	tids, err := readNames(dir)
+	if err != nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	listed := map[string]bool{}
+	var kids []int
+	for _, tid := range tids {
+		listed[tid] = true
+		b, ok := o.read(tid)
+		if !ok { // a file from an earlier thread of that id, or none yet
+			o.drop(tid)
+			o.openThread(dir, tid)
+			b, ok = o.read(tid)
+		}
+		if ok {
+			kids = appendPids(kids, b)
+		}
+	}
+	for tid := range o.open {
+		if !listed[tid] {
+			o.drop(tid)
 		}
 	}
 	return kids
+}
+
+// read preads tid's children, then checks with its comm that the thread was
+// alive during that read.
+func (o *threadFiles) read(tid string) ([]byte, bool) {
+	f, ok := o.open[tid]
+	if !ok {
+		return nil, false
+	}
+	b, err := preadAll(f.children)
+	if err != nil {
+		return nil, false
+	}
+	var comm [64]byte
+	if _, err := unix.Pread(f.comm, comm[:], 0); err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
+func (o *threadFiles) openThread(dir, tid string) {
+	c, err := openProc(dir+tid+"/children", 0)
+	if err != nil {
+		return
+	}
+	m, err := openProc(dir+tid+"/comm", 0)
+	if err != nil {
+		unix.Close(c)
+		return
+	}
+	o.open[tid] = threadFile{children: c, comm: m}
+}
+
+func (o *threadFiles) drop(tid string) {
+	if f, ok := o.open[tid]; ok {
+		unix.Close(f.children)
+		unix.Close(f.comm)
+		delete(o.open, tid)
+	}
 }
 
 func stateOf(pid int) byte {
@@ -200,11 +305,24 @@ func readProc(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
+	b, err := preadAll(fd)
+	if err != nil {
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	return b, nil
+}
+
+// preadAll reads a whole /proc file from its start: a seq_file made again
+// at every read from offset 0, so an open one reads as new.
+func preadAll(fd int) ([]byte, error) {
 	b := make([]byte, 0, 512)
 	for {
-		n, err := unix.Read(fd, b[len(b):cap(b)])
+		n, err := unix.Pread(fd, b[len(b):cap(b)], int64(len(b)))
+		if err == unix.EINTR {
+			continue
+		}
 		if err != nil {
-			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+			return nil, err
 		}
 		if n <= 0 {
 			return b, nil

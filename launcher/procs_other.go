@@ -19,6 +19,8 @@ func sysProcAttr(foreground, ownGroup bool, _ int) *syscall.SysProcAttr {
 
 func becomeSubreaper() error { return nil }
 
+func warmScan() {}
+
 // watchdogAttr: there is no watchdog off Linux (no cgroups), and no pidfd.
 func watchdogAttr(*int) *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
 

@@ -366,10 +366,13 @@ func closeAll(fs []*os.File) {
 	}
 }
 
-// reapLoop reaps on every SIGCHLD until the session is finished.
+// reapLoop reaps on every SIGCHLD until the session is finished. It
+// first opens what the kill step's look at the tree will read, so that the
+// look does not pay for it then.
 func (s *Session) reapLoop(sigchld chan os.Signal) {
 	defer signal.Stop(sigchld)
 	s.reap()
+	warmScan()
 	for {
 		select {
 		case <-sigchld:
@@ -413,17 +416,21 @@ func (s *Session) reap() (childlessNow bool) {
 	}
 }
 
-// Finish lets go of the spawning thread and the reaper. Call it after the
-// holders are dead.
+// Finish lets go of the spawning thread and the reaper, and ends the
+// watchdog. Call it after the holders are dead, and Close before ningen
+// exits.
 func (s *Session) Finish() {
 	select {
 	case <-s.release:
 	default:
 		close(s.release)
 	}
-	s.stopWatchdog()
+	s.retireWatchdog()
 	s.tty.restore()
 }
+
+// Close reaps the watchdog, so that ningen's parent never inherits it.
+func (s *Session) Close() { s.stopWatchdog() }
 
 // Tracking says which mode follows the holders, and why.
 func (s *Session) Tracking() (mode Tracking, why string) {

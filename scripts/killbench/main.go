@@ -12,7 +12,10 @@
 // /proc/*/cmdline and nothing else is counted.
 //
 // Usage: killbench -ningen PATH [-runs 7] [-sizes 10,100,1000]
-// [-only floor,cgroup,subreaper,tini] [-tini PATH]
+// [-only floor,cgroup,subreaper,tini] [-tini PATH] [-against PATH]
+//
+// -against adds rows for a second ningen binary, in the same rounds, for
+// A/B comparisons of a change.
 //
 // It prints a markdown table. cgroup rows need a writable cgroup v2 group
 // (root); without one they say so.
@@ -71,9 +74,10 @@ func main() {
 	runs := flag.Int("runs", 7, "runs of each, in interleaved rounds (median reported)")
 	sizes := flag.String("sizes", "10,100,1000", "tree sizes")
 	only := flag.String("only", "floor,cgroup,subreaper,tini", "what to run")
+	against := flag.String("against", "", "a second ningen binary, timed in the same rounds")
 	flag.Parse()
 	if *ningen == "" {
-		fmt.Fprintln(os.Stderr, "usage: killbench -ningen PATH [-runs N] [-sizes 10,100,1000] [-only floor,cgroup,subreaper,tini] [-tini PATH]")
+		fmt.Fprintln(os.Stderr, "usage: killbench -ningen PATH [-runs N] [-sizes 10,100,1000] [-only floor,cgroup,subreaper,tini] [-tini PATH] [-against PATH]")
 		os.Exit(2)
 	}
 	var ns []int
@@ -91,6 +95,11 @@ func main() {
 		{"cgroup", "ningen --track cgroup", func(n int) sample { return ningenRun(*ningen, "cgroup", n) }},
 		{"subreaper", "ningen --track subreaper", func(n int) sample { return ningenRun(*ningen, "subreaper", n) }},
 		{"tini", "tini -g", func(n int) sample { return tiniRun(*tini, n) }},
+	}
+	if *against != "" {
+		all = append(all,
+			runner{"cgroup", "against: --track cgroup", func(n int) sample { return ningenRun(*against, "cgroup", n) }},
+			runner{"subreaper", "against: --track subreaper", func(n int) sample { return ningenRun(*against, "subreaper", n) }})
 	}
 	var runners []runner
 	for _, r := range all {

@@ -1,0 +1,131 @@
+//go:build linux
+
+package launcher
+
+import (
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// startOnThread starts `sleep` from a goroutine locked to a new OS thread,
+// so that the child is that thread's, and returns the child and the
+// thread's id. The thread ends when end is closed, once the child is
+// reaped: a goroutine that returns locked takes its thread with it.
+func startOnThread(t *testing.T, end chan struct{}) (*exec.Cmd, string) {
+	t.Helper()
+	type started struct {
+		cmd *exec.Cmd
+		tid int
+		err error
+	}
+	c := make(chan started)
+	offMainThread(func() {
+		cmd := exec.Command("sleep", "1000")
+		err := cmd.Start()
+		c <- started{cmd, unix.Gettid(), err}
+		<-end
+	})
+	s := <-c
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	t.Cleanup(func() { _ = s.cmd.Process.Kill(); _ = s.cmd.Wait() })
+	return s.cmd, strconv.Itoa(s.tid)
+}
+
+// offMainThread runs f on a goroutine locked to an OS thread other than the
+// main one, which never ends: the thread ends when f returns.
+func offMainThread(f func()) {
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() != unix.Getpid() {
+			f()
+			return
+		}
+		// Held here, the main thread cannot run the next goroutine.
+		moved := make(chan struct{})
+		offMainThread(func() { close(moved); f() })
+		<-moved
+		runtime.UnlockOSThread()
+	}()
+}
+
+// TestOwnChildrenFollowThreads: a child forked by any of ningen's threads is
+// found, and once that thread has ended, its open files are let go.
+func TestOwnChildrenFollowThreads(t *testing.T) {
+	end := make(chan struct{})
+	cmd, tid := startOnThread(t, end)
+	if kids := own.children(); !slices.Contains(kids, cmd.Process.Pid) {
+		t.Fatalf("children of ningen's threads %v lack %d, forked by thread %s", kids, cmd.Process.Pid, tid)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	close(end)
+	gone := "/proc/self/task/" + tid
+	for {
+		if _, err := os.Stat(gone); err != nil {
+			break
+		}
+		runtime.Gosched() // the thread exits once its goroutine has returned
+	}
+	if kids := own.children(); slices.Contains(kids, cmd.Process.Pid) {
+		t.Errorf("reaped child %d still listed: %v", cmd.Process.Pid, kids)
+	}
+	own.mu.Lock()
+	defer own.mu.Unlock()
+	if _, ok := own.open[tid]; ok {
+		t.Errorf("the files of ended thread %s are still open", tid)
+	}
+}
+
+// TestOwnChildrenStaleFile: files left open from a thread that has ended
+// read as if it had no child. Put under the id of a live thread with a
+// child, as if that thread had taken the dead one's id, they must not hide
+// the child.
+func TestOwnChildrenStaleFile(t *testing.T) {
+	end := make(chan struct{})
+	dead, deadTid := startOnThread(t, end)
+	var stale threadFile
+	own.mu.Lock()
+	dir := "/proc/" + strconv.Itoa(os.Getpid()) + "/task/"
+	own.openThread(dir, deadTid)
+	stale, ok := own.open[deadTid]
+	delete(own.open, deadTid)
+	own.mu.Unlock()
+	if !ok {
+		t.Fatalf("could not open the files of thread %s", deadTid)
+	}
+	_ = dead.Process.Kill()
+	_ = dead.Wait()
+	close(end)
+	for {
+		if _, err := os.Stat(dir + deadTid); err != nil {
+			break
+		}
+		runtime.Gosched()
+	}
+	if b, err := preadAll(stale.children); err != nil || len(b) != 0 {
+		t.Fatalf("children of an ended thread read %q, %v; want empty, no error", b, err)
+	}
+
+	live, liveTid := startOnThread(t, make(chan struct{}))
+	own.mu.Lock()
+	own.drop(liveTid)
+	own.open[liveTid] = stale
+	own.mu.Unlock()
+	if kids := own.children(); !slices.Contains(kids, live.Process.Pid) {
+		t.Fatalf("a stale file under thread %s hid its child %d: %v", liveTid, live.Process.Pid, kids)
+	}
+	own.mu.Lock()
+	defer own.mu.Unlock()
+	var comm [64]byte
+	if _, err := unix.Pread(own.open[liveTid].comm, comm[:], 0); err != nil {
+		t.Errorf("thread %s kept the stale files: comm: %v", liveTid, err)
+	}
+}
