@@ -36,7 +36,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-//go:embed testdata/e2e/*.py
+//go:embed testdata/e2e/*.py testdata/e2e/*.c
 var e2eFixtures embed.FS
 
 // The binary under test and the fixtures, set up once by TestMain.

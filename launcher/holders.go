@@ -112,9 +112,14 @@ func (s *Session) Kill() (int, error) {
 	return killed, err
 }
 
-// sweep kills and reaps until a look finds no holder, live or zombie. A
-// holder still dying when the next look comes is signalled again but
-// counted once. A zombie that outlasts a look is signalled too: a process
+// sweep kills and reaps until a look finds no holder, live or zombie,
+// and saw nothing die while it looked. That last part matters: a holder
+// that forks and exits hands its child to ningen, the subreaper, at the
+// end of ningen's list of children, where a look that had read past that
+// point would miss it; the holder's death shows, though, as a holder that
+// vanished between being listed and being read, or as a child ningen
+// reaped during the look. A holder still dying when the next look comes
+// is signalled again but counted once. A zombie that outlasts a look is signalled too: a process
 // whose first thread has exited shows as a zombie while its other threads
 // still run, and SIGKILL to it ends them all (to a true zombie it does
 // nothing).
@@ -128,12 +133,17 @@ func (s *Session) sweep() (int, error) {
 		if s.reap() {
 			return len(killed), nil // no child at all, so no descendant
 		}
+		waits := s.waits.Load()
 		t := scanTree()
-		if len(t.live) == 0 && len(t.zombies) == 0 {
+		empty := len(t.live) == 0 && len(t.zombies) == 0
+		if empty && t.vanished == 0 && s.waits.Load() == waits {
 			return len(killed), nil
 		}
 		if time.Now().After(deadline) {
 			return len(killed), fmt.Errorf("%d holders still alive after %s", len(t.live)+len(t.zombies), sweepLimit)
+		}
+		if empty {
+			continue // something died during the look: look again
 		}
 		for _, pid := range t.live {
 			if signalHolder(pid, syscall.SIGKILL, t.ours) == nil {

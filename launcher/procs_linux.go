@@ -54,9 +54,10 @@ func growPipe(w *os.File, n int) {
 
 // tree is one look at the process table: every descendant of ningen.
 type tree struct {
-	live    []int
-	zombies []int
-	members map[int]bool // ningen and every descendant
+	live     []int
+	zombies  []int
+	vanished int          // listed as a child, then gone before its state was read
+	members  map[int]bool // ningen and every descendant
 }
 
 func (t tree) self() int { return os.Getpid() }
@@ -252,6 +253,7 @@ func (t *tree) add(pid int, state byte) {
 	case 'Z':
 		t.zombies = append(t.zombies, pid)
 	case 'X':
+		t.vanished++
 	default:
 		t.live = append(t.live, pid)
 	}

@@ -81,6 +81,7 @@ type Session struct {
 
 	reapMu    sync.Mutex
 	reaped    atomic.Int64 // holders reaped so far
+	waits     atomic.Int64 // children reaped so far, the watchdog too
 	exited    chan struct{}
 	status    unix.WaitStatus
 	onExit    func()
@@ -395,6 +396,9 @@ func (s *Session) reap() (childlessNow bool) {
 		pid, err := unix.Wait4(-1, &ws, reapFlags, nil)
 		if pid <= 0 || err != nil {
 			return err == childless && childless != 0
+		}
+		if !ws.Stopped() {
+			s.waits.Add(1)
 		}
 		switch {
 		case ws.Stopped():
