@@ -113,6 +113,39 @@ func TestUsageErrors(t *testing.T) {
 	})
 }
 
+// TestSlipsNeverShowValue: a value typed where a name belongs (env:$TOKEN
+// for env:TOKEN, --env $TOKEN, a pasted value taken for a flag) ends the
+// run before anything starts, and the error does not repeat it.
+func TestSlipsNeverShowValue(t *testing.T) {
+	t.Parallel()
+	value := "tok_" + string(randSecret(t)) + "Zq"
+	known := "A=file:/etc/hostname"
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"env-source", []string{"-s", "A=env:" + value}, 125},
+		{"env-flag", []string{"-s", known, "--env", value}, 2},
+		{"raw-flag", []string{"-s", known, "--raw", value}, 2},
+		{"deliver-name", []string{"-s", known, "--deliver", value + "=fd"}, 2},
+		{"deliver-mode", []string{"-s", known, "--deliver", "A=" + value}, 2},
+		{"deliver-default", []string{"-s", known, "--deliver", value}, 2},
+		{"as-flag", []string{"-s", known, "--" + value}, 2},
+		{"as-spec", []string{"-s", value}, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			flag := filepath.Join(t.TempDir(), "started")
+			args := append(append(append([]string{"run"}, c.args...), "--"), "touch", flag)
+			s, st := runSession(t, opts{}, args...)
+			wantExit(t, s, st, c.code)
+			fileMustNotExist(t, flag)
+			noLeak(t, s, []byte(value))
+		})
+	}
+}
+
 // TestSetupFailures: a source that fails, or memory that cannot be locked,
 // exits 125 before the child starts, and never shows a value.
 func TestSetupFailures(t *testing.T) {
@@ -134,7 +167,7 @@ func TestSetupFailures(t *testing.T) {
 		{"empty-file", "A=file:" + empty, nil, []string{"secret A", "empty"}},
 		{"too-large", "A=file:" + tooBig, nil, []string{"secret A", "larger", "--max-secret-size raises"}},
 		{"exec-too-large", "A=exec:head -c 70000 /dev/zero", nil, []string{"secret A", "larger", "--max-secret-size raises"}},
-		{"unset-env", "A=env:NINGEN_E2E_UNSET_" + strings.ToUpper(newMarker(t)), nil, []string{"secret A", "not set"}},
+		{"unset-env", "A=env:NINGEN_E2E_UNSET_" + strings.ToUpper(newMarker(t)), nil, []string{"secret A", "from env:", "no variable"}},
 		{"closed-fd", "A=fd:77", nil, []string{"secret A", "77"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/alecthomas/kong"
@@ -98,11 +99,28 @@ func run(args []string) int {
 	}
 	ctx, err := parser.Parse(args)
 	if err != nil {
-		errorf("%v", err)
+		errorf("%s", parseError(err))
 		if strings.Contains(err.Error(), `expected "<command> ..."`) {
 			hintf("give the command after --: ningen run [flags] -- COMMAND [ARGS...]")
 		}
 		return exitUsage
 	}
 	return fail(ctx.Run())
+}
+
+// unknownFlag is kong's message for a flag it does not know.
+var unknownFlag = regexp.MustCompile(`^unknown flag ([^\s,]+)`)
+
+// plausibleFlag is what a mistyped flag looks like; anything else may be a
+// value pasted in the wrong place, and is not repeated.
+var plausibleFlag = regexp.MustCompile(`^--?[a-z][a-z-]{0,23}$`)
+
+// parseError is kong's message, without an unknown flag that does not
+// look like one.
+func parseError(err error) string {
+	msg := err.Error()
+	if m := unknownFlag.FindStringSubmatch(msg); m != nil && !plausibleFlag.MatchString(m[1]) {
+		return "unknown flag (not shown, in case it is a value)"
+	}
+	return msg
 }

@@ -53,6 +53,20 @@ type plan struct {
 	tools   *motokano.Config         // nil without --tools
 }
 
+// noSuchSecret says a name given to --env, --raw or --deliver is none of
+// the secrets, without repeating it: it may be a value typed where its
+// name belongs. The names given with -s are the user's own, and shown.
+func (p *plan) noSuchSecret() string {
+	names := make([]string, 0, len(p.specs))
+	for _, s := range p.specs {
+		names = append(names, s.Name)
+	}
+	if len(names) == 0 {
+		return "no secret of that name (not shown, in case it is a value): give it with -s NAME=SOURCE"
+	}
+	return "no secret of that name (not shown, in case it is a value): the secrets are " + strings.Join(names, ", ")
+}
+
 func (r *RunCmd) plan() (*plan, error) {
 	p := &plan{modes: map[string]launcher.Mode{}, raw: map[string]bool{}}
 	if err := r.checkDurations(); err != nil {
@@ -84,7 +98,7 @@ func (r *RunCmd) plan() (*plan, error) {
 	}
 	for _, name := range r.Raw {
 		if p.modes[name] == "" {
-			return nil, usagef("--raw %s: no such secret", name)
+			return nil, usagef("--raw: %s", p.noSuchSecret())
 		}
 		p.raw[name] = true
 	}
@@ -153,7 +167,7 @@ func (r *RunCmd) applyModes(p *plan) error {
 	}
 	for _, name := range r.Env {
 		if p.modes[name] == "" {
-			return usagef("--env %s: no such secret (give it with -s %s=SOURCE)", name, name)
+			return usagef("--env: %s", p.noSuchSecret())
 		}
 		set[name] = launcher.ByEnv
 	}
@@ -162,7 +176,7 @@ func (r *RunCmd) applyModes(p *plan) error {
 	}
 	for name, mode := range set {
 		if p.modes[name] == "" {
-			return usagef("delivery for %s: no such secret", name)
+			return usagef("--deliver: %s", p.noSuchSecret())
 		}
 		p.modes[name] = mode
 	}

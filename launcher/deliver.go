@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -23,7 +24,7 @@ func ParseMode(s string) (Mode, error) {
 	case ByFD, ByMemfd, BySecretMem, ByEnv, ByNone:
 		return m, nil
 	}
-	return "", fmt.Errorf("delivery mode %q: want fd, memfd, secretmem, env or none", s)
+	return "", errors.New("a delivery mode (not shown, in case it is a value) is none of fd, memfd, secretmem, env or none")
 }
 
 // byDescriptor reports whether m hands the child a descriptor.

@@ -66,15 +66,23 @@ type SourceError struct {
 }
 
 func (e *SourceError) Error() string {
-	return fmt.Sprintf("secret %s from %s: %v", e.Name, e.Source, e.Err)
+	src := e.Source.String()
+	if errors.Is(e.Err, ErrUnsetVariable) {
+		src = string(e.Source.Kind) // perhaps the value, given for the name
+	}
+	return fmt.Sprintf("secret %s from %s: %v", e.Name, src, e.Err)
 }
 
 func (e *SourceError) Unwrap() error { return e.Err }
 
 // Errors a source can end in.
 var (
-	ErrEmpty    = errors.New("the value is empty")
-	ErrTooLarge = errors.New("the value is larger than the size limit")
+	// ErrUnsetVariable: an env: source names no variable ningen was
+	// given. The name is not shown: a value typed where the name belongs
+	// (env:$TOKEN for env:TOKEN) would be.
+	ErrUnsetVariable = errors.New("no variable of that name is set (the name is not shown, in case a value was given for it)")
+	ErrEmpty         = errors.New("the value is empty")
+	ErrTooLarge      = errors.New("the value is larger than the size limit")
 )
 
 // Load reads one secret from src straight into locked memory.
@@ -162,7 +170,7 @@ func (v *Vault) loadFD(name, arg string, o LoadOptions) (*Secret, error) {
 func (v *Vault) loadEnv(name, key string, o LoadOptions) (*Secret, error) {
 	val, ok := syscall.Getenv(key)
 	if !ok {
-		return nil, fmt.Errorf("variable %s is not set", key)
+		return nil, ErrUnsetVariable
 	}
 	s, err := v.fill(name, strings.NewReader(val), len(val), o)
 	scrubInitialEnv(key)
