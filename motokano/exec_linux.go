@@ -320,6 +320,8 @@ func (c *call) finish() {
 
 func closeFDs(fds []int) {
 	for _, fd := range fds {
-		_ = unix.Close(fd)
+		if fd >= 0 {
+			_ = unix.Close(fd)
+		}
 	}
 }

@@ -217,6 +217,7 @@ func (r *toolRunner) start(req runRequest, fds []int) (int, error) {
 			continue
 		}
 		kv, err := readEnvSecret(s.Name, fd)
+		fds[1+i] = -1 // closed by readEnvSecret: its number may be another's by the time run ends
 		if err != nil {
 			return 0, err
 		}
@@ -239,7 +240,8 @@ func (r *toolRunner) start(req runRequest, fds []int) (int, error) {
 }
 
 // readEnvSecret reads NAME=value from ningen's pipe into one buffer (grown
-// by doubling, each old buffer zeroed), for the tool's environment.
+// by doubling, each old buffer zeroed), for the tool's environment. It
+// closes fd.
 func readEnvSecret(name string, fd int) ([]byte, error) {
 	f := os.NewFile(uintptr(fd), "secret")
 	defer f.Close()
