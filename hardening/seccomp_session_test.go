@@ -56,6 +56,15 @@ func ningenBinary(t *testing.T) string {
 	return binPath
 }
 
+// TestMain removes the ningen that ningenBin built, if it built one.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" && os.Getenv("NINGEN_BIN") == "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // session is one ningen run, its stderr read line by line.
 type session struct {
 	t      *testing.T
