@@ -73,12 +73,15 @@ func (s *Session) Gone() <-chan struct{} {
 
 // Kill makes sure no holder survives: each round SIGKILLs every holder a
 // look at the process table finds, and rounds repeat until a look finds
-// nobody. The tree cannot outrun the sweep: a process with SIGKILL pending
-// cannot finish a fork (the kernel aborts it at the last moment, where a
-// pending SIGSTOP lets it complete), no tracer can swallow SIGKILL, and
-// whatever a killed holder leaves is reparented to ningen, the subreaper,
-// where the next look finds it. Every zombie is reaped. It returns how
-// many processes it killed.
+// nobody. A holder it signals cannot get away: a process with SIGKILL
+// pending cannot finish a fork (the kernel aborts it at the last moment,
+// where a pending SIGSTOP lets it complete), no tracer can swallow
+// SIGKILL, and whatever a killed holder leaves is reparented to ningen,
+// the subreaper, where the next look finds it. A holder that forks and
+// exits between being listed and being signalled can, and a tree built to
+// do that faster than a look reads /proc outruns the sweep until
+// sweepLimit (the README says so); only cgroup mode is proof against it.
+// Every zombie is reaped. It returns how many processes it killed.
 //
 // In cgroup mode one write to cgroup.kill ends the whole group first, and
 // the sweep then finds only what left the group, if anything; the group is

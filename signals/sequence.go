@@ -87,6 +87,10 @@ type Exit struct {
 const (
 	CodeTTL        = 124
 	CodeParentDied = 129 // as for a hang-up: the caller is gone
+	// CodeKillFailed: the kill step reported holders it could not kill.
+	// It overrides the trigger's own ending: a caller must not take such a
+	// session for a clean one.
+	CodeKillFailed = 125
 )
 
 // Sequence is the kill sequence. Set the fields, then call Run once; Fire
@@ -149,9 +153,12 @@ func (s *Sequence) Triggered() <-chan struct{} {
 func (s *Sequence) Run() {
 	s.init()
 	t := <-s.first
-	s.kill(t)
+	killErr := s.kill(t)
 	s.wipe(t)
 	e := s.exitFor(t)
+	if killErr != nil {
+		e = Exit{Code: CodeKillFailed}
+	}
 	s.Audit(Step{Name: "exit", Trigger: t, Exit: e})
 	s.Exit(e)
 }
@@ -166,7 +173,7 @@ func politeSignal(t Trigger) syscall.Signal {
 	return syscall.SIGTERM
 }
 
-func (s *Sequence) kill(t Trigger) {
+func (s *Sequence) kill(t Trigger) error {
 	start := s.Clock.Now()
 	step := Step{Name: "kill", Trigger: t}
 	if s.Grace > 0 {
@@ -182,6 +189,7 @@ func (s *Sequence) kill(t Trigger) {
 	step.Killed, step.Err = s.Holders.Kill()
 	step.Took = s.Clock.Now().Sub(start)
 	s.Audit(step)
+	return step.Err
 }
 
 func (s *Sequence) wipe(t Trigger) {

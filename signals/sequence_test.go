@@ -5,6 +5,7 @@ package signals_test
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -54,6 +55,7 @@ type fakeHolders struct {
 	j        *journal
 	reached  int // what Signal reports
 	killed   int // what Kill reports
+	killErr  error
 	gone     chan struct{}
 	code     int
 	exited   bool
@@ -73,7 +75,7 @@ func (h *fakeHolders) Gone() <-chan struct{} { return h.gone }
 func (h *fakeHolders) Kill() (int, error) {
 	h.j.add("kill")
 	h.killOnce.Do(func() { close(h.kill) })
-	return h.killed, nil
+	return h.killed, h.killErr
 }
 
 func (h *fakeHolders) Status() (int, bool) { return h.code, h.exited }
@@ -278,6 +280,20 @@ func TestSequenceGraceZero(t *testing.T) {
 	}
 	if got := r.exit(t); got.Signal != syscall.SIGTERM {
 		t.Errorf("exit %+v, want to die of SIGTERM", got)
+	}
+}
+
+// TestSequenceKillFailedExits125: a kill step that reports survivors
+// still wipes, and ningen exits 125 whatever the trigger asked for.
+func TestSequenceKillFailedExits125(t *testing.T) {
+	r := newRig(t, 0)
+	r.h.killErr = errors.New("3 holders still alive after 10s")
+	r.run()
+	r.seq.Fire(sig(syscall.SIGTERM))
+	r.waitDone(t)
+	wantLog(t, r.j.entries(), "kill", "wipe", "exit")
+	if got := r.exit(t); got != (signals.Exit{Code: signals.CodeKillFailed}) {
+		t.Errorf("exit %+v, want code %d", got, signals.CodeKillFailed)
 	}
 }
 
