@@ -133,6 +133,11 @@ func TestSlipsNeverShowValue(t *testing.T) {
 		{"deliver-default", []string{"-s", known, "--deliver", value}, 2},
 		{"as-flag", []string{"-s", known, "--" + value}, 2},
 		{"as-spec", []string{"-s", value}, 2},
+		{"env-source-dashed", []string{"-s", "A=env:sk-" + value}, 2},
+		{"fd-source", []string{"-s", "A=fd:" + value}, 2},
+		{"stdin-source", []string{"-s", "A=stdin:" + value}, 2},
+		{"as-duration", []string{"--ttl=" + value}, 2},
+		{"as-bool", []string{"--quiet=" + value}, 2}, // kong quotes it lowercased
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -141,9 +146,15 @@ func TestSlipsNeverShowValue(t *testing.T) {
 			s, st := runSession(t, opts{}, args...)
 			wantExit(t, s, st, c.code)
 			fileMustNotExist(t, flag)
-			noLeak(t, s, []byte(value))
+			noLeak(t, s, []byte(value), []byte(strings.ToLower(value)))
 		})
 	}
+	t.Run("as-argument", func(t *testing.T) {
+		t.Parallel()
+		s, st := runSession(t, opts{}, value)
+		wantExit(t, s, st, 2)
+		noLeak(t, s, []byte(value), []byte(strings.ToLower(value)))
+	})
 }
 
 // TestSetupFailures: a source that fails, or memory that cannot be locked,

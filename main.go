@@ -99,7 +99,7 @@ func run(args []string) int {
 	}
 	ctx, err := parser.Parse(args)
 	if err != nil {
-		errorf("%s", parseError(err))
+		errorf("%s", parseError(err, args))
 		if strings.Contains(err.Error(), `expected "<command> ..."`) {
 			hintf("give the command after --: ningen run [flags] -- COMMAND [ARGS...]")
 		}
@@ -108,19 +108,29 @@ func run(args []string) int {
 	return fail(ctx.Run())
 }
 
-// unknownFlag is kong's message for a flag it does not know.
-var unknownFlag = regexp.MustCompile(`^unknown flag ([^\s,]+)`)
+// plainWord is what a mistyped flag, subcommand or setting looks like
+// (lowercase letters and dashes), and a path: shown in a parse error.
+// Anything else on the command line may be a value pasted in the wrong
+// place, and is not repeated.
+var plainWord = regexp.MustCompile(`^(-{0,2}[a-z][a-z-]{0,23}|(\.{0,2}/|~/)[A-Za-z0-9._/-]*)$`)
 
-// plausibleFlag is what a mistyped flag looks like; anything else may be a
-// value pasted in the wrong place, and is not repeated.
-var plausibleFlag = regexp.MustCompile(`^--?[a-z][a-z-]{0,23}$`)
-
-// parseError is kong's message, without an unknown flag that does not
-// look like one.
-func parseError(err error) string {
+// parseError is kong's message with every argument that is not a plain
+// word, or the part after its '=', taken out. Kong may quote it changed in
+// case (a boolean's value), so the match ignores case.
+func parseError(err error, args []string) string {
 	msg := err.Error()
-	if m := unknownFlag.FindStringSubmatch(msg); m != nil && !plausibleFlag.MatchString(m[1]) {
-		return "unknown flag (not shown, in case it is a value)"
+	for _, a := range args {
+		parts := []string{a}
+		if _, v, ok := strings.Cut(a, "="); ok {
+			parts = append(parts, v)
+		}
+		for _, p := range parts {
+			if len(p) < 4 || plainWord.MatchString(p) {
+				continue
+			}
+			re := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(p))
+			msg = re.ReplaceAllLiteralString(msg, "(not shown, in case it is a value)")
+		}
 	}
 	return msg
 }

@@ -69,14 +69,15 @@ func ParseSpec(s string) (Spec, error) {
 	return Spec{Name: name, Source: source}, nil
 }
 
-// ParseSource parses one SOURCE of the table in SPEC §3.
+// ParseSource parses one SOURCE of the table in SPEC §3. Its errors never
+// repeat the argument: a value typed for it (env:$TOKEN) would show.
 func ParseSource(s string) (Source, error) {
 	kind, arg, hasArg := strings.Cut(s, ":")
 	src := Source{Kind: Kind(kind), Arg: arg}
 	switch src.Kind {
 	case FromStdin:
 		if hasArg {
-			return Source{}, fmt.Errorf("source %q: stdin takes no argument", s)
+			return Source{}, errors.New("source stdin: takes no argument (not shown, in case it is a value)")
 		}
 		return src, nil
 	case FromPrompt:
@@ -88,13 +89,13 @@ func ParseSource(s string) (Source, error) {
 		return src, nil
 	case FromEnv:
 		if !ValidName(arg) {
-			return Source{}, fmt.Errorf("source %q: env needs a variable name", s)
+			return Source{}, errors.New("source env: needs a variable name, [A-Za-z_][A-Za-z0-9_]* (what was given is not shown, in case it is a value)")
 		}
 		return src, nil
 	case FromFD:
 		n, err := strconv.Atoi(arg)
 		if err != nil || n < 0 || strconv.Itoa(n) != arg {
-			return Source{}, fmt.Errorf("source %q: fd needs a descriptor number", s)
+			return Source{}, errors.New("source fd: needs a descriptor number (what was given is not shown, in case it is a value)")
 		}
 		return src, nil
 	}
