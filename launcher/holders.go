@@ -122,10 +122,10 @@ func (s *Session) Kill() (int, error) {
 // point would miss it; the holder's death shows, though, as a holder that
 // vanished between being listed and being read, or as a child ningen
 // reaped during the look. A holder still dying when the next look comes
-// is signalled again but counted once. A zombie that outlasts a look is signalled too: a process
-// whose first thread has exited shows as a zombie while its other threads
-// still run, and SIGKILL to it ends them all (to a true zombie it does
-// nothing).
+// is signalled again but counted once. A zombie that outlasts a look is
+// signalled too: a process whose first thread has exited shows as a
+// zombie while its other threads still run, and SIGKILL to it ends them
+// all (to a true zombie it does nothing).
 func (s *Session) sweep() (int, error) {
 	events, stop := childEvents()
 	defer stop()

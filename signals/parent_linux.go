@@ -33,18 +33,10 @@ func watchParent(died func(), done <-chan struct{}) {
 	}
 	go func() {
 		defer unix.Close(fd)
-		for {
+		awaitParent(ppid, died, done, func() bool {
 			p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 			n, err := unix.Poll(p, 1000)
-			if n > 0 || (err != nil && err != unix.EINTR) || os.Getppid() != ppid {
-				break // readable: the parent exited
-			}
-			select {
-			case <-done:
-				return
-			default:
-			}
-		}
-		died()
+			return n > 0 || (err != nil && err != unix.EINTR) // readable: the parent exited
+		})
 	}()
 }
