@@ -152,7 +152,7 @@ var Policy = []Syscall{
 	// opened for writing before the filter; only the write happens after.
 	{Name: "wait4", Why: "reaper: the child and every orphan reparented to ningen"},
 	{Name: "pidfd_open", Why: "signals holders through a pidfd so a reused pid is never hit"},
-	{Name: "pidfd_send_signal", Why: "SIGTERM/SIGKILL to holders; SIGUSR1/SIGUSR2/SIGWINCH forwarding"},
+	{Name: "pidfd_send_signal", Why: "SIGTERM/SIGKILL to holders and the child's group; USR1/USR2/WINCH forwarding"},
 	{Name: "ppoll", Why: "cgroup mode: waits for cgroup.events to report the group empty"},
 	{Name: "unlinkat", Why: "cgroup mode: removes the session's emptied group (only AT_REMOVEDIR: empty directories)",
 		When: argEquals(2, atRemoveD)},
@@ -161,7 +161,7 @@ var Policy = []Syscall{
 	{Name: "getsockopt", Why: "motokano: SO_PEERCRED of a tool-socket peer (its uid and pid, for the holder check)"},
 	{Name: "pipe2", Why: "motokano: an exec tool call's stdout pipe and one pipe per secret it receives"},
 	{Name: "sendmsg", Why: "motokano: an exec tool call and its pipes (SCM_RIGHTS) to the tool runner"},
-	{Name: "kill", Why: "SIGTSTP to itself and SIGCONT to the child's group (job control); kernels without pidfds"},
+	{Name: "kill", Why: "kill step: SIGKILL to ningen's unreaped children; job control (SIGTSTP, SIGCONT); no pidfds"},
 	{Name: "getppid", Why: "parent-death watch on kernels without pidfd_open (polls getppid)"},
 }
 

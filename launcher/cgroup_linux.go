@@ -252,7 +252,7 @@ func (c *cgroup) kill() error {
 	if err := c.signalKill(); err != nil {
 		return err
 	}
-	return c.waitEmpty(sweepLimit)
+	return c.waitEmpty(sweepLimit, c.signalKill)
 }
 
 // signalKill writes cgroup.kill: once it returns, every process in the
@@ -271,23 +271,41 @@ func (c *cgroup) signalKill() error {
 }
 
 // waitEmpty waits for "populated 0", waking on the file-modified events
-// cgroup.events raises (POLLPRI) and re-reading at least every 50ms.
-func (c *cgroup) waitEmpty(limit time.Duration) error {
+// cgroup.events raises (POLLPRI). When again is not nil, a wait with no
+// event while the group is still populated calls it, to kill once more: a
+// fork the kernel lets through as a cgroup.kill ends can leave a live
+// process in the group (the parent passed the fork's last check for a
+// pending SIGKILL before the kill reached it, and the child joined once
+// the kill had gone past), and a tree that forks without pause can meet
+// that window; a run of the fork-exit chains test once kept a killed group
+// populated for the whole 10s.
+func (c *cgroup) waitEmpty(limit time.Duration, again func() error) error {
 	deadline := time.Now().Add(limit)
 	fd, err := c.openEvents()
 	if err != nil {
 		return nil // no events file: the group is gone, as populated() would say
 	}
 	defer unix.Close(fd)
+	pause := rekillPause
 	for populatedAt(fd) {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("cgroup still populated after %s", limit)
 		}
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLPRI}}
-		_, _ = unix.Poll(fds, 50)
+		if n, _ := unix.Poll(fds, int(pause/time.Millisecond)); n == 0 && again != nil && populatedAt(fd) {
+			if err := again(); err != nil {
+				return err
+			}
+			pause = min(2*pause, 500*time.Millisecond)
+		}
 	}
 	return nil
 }
+
+// rekillPause is how long waitEmpty first lets a killed group take to
+// empty before it kills again; the pause doubles at each kill, since a big
+// group takes a while to die.
+const rekillPause = 20 * time.Millisecond
 
 // remove deletes the group; right after a kill the kernel may still be
 // finishing, so it retries for a bounded time.

@@ -326,13 +326,48 @@ func TestWaitEmptyDoesNotSpin(t *testing.T) {
 	defer runtime.UnlockOSThread()
 	before := threadCPU(t)
 	const wait = 400 * time.Millisecond
-	if err := c.waitEmpty(wait); err == nil {
+	if err := c.waitEmpty(wait, nil); err == nil {
 		t.Fatal("waitEmpty returned nil for a group that is still populated")
 	}
 	if used := threadCPU(t) - before; used > wait/4 {
 		t.Errorf("waiting %s on a populated group used %s of CPU: it spins", wait, used)
 	}
 	<-toggled
+}
+
+// TestWaitEmptyKillsAgain: a process that joins the group after its
+// cgroup.kill, as the child of a fork that slips past the kill would, is
+// killed by the wait, which kills again when the group stays populated; a
+// wait told not to kill again gives up with the group still populated.
+func TestWaitEmptyKillsAgain(t *testing.T) {
+	parent := testParent(t)
+	dir := mustMkdir(t, filepath.Join(parent, groupName(os.Getpid())))
+	c := &cgroup{dir: dir, fd: -1}
+	_, first := sleeperIn(t, dir)
+	if err := c.signalKill(); err != nil {
+		t.Fatal(err)
+	}
+	if !dead(t, first) {
+		t.Fatal("cgroup.kill left the first process alive")
+	}
+	// Moved in rather than cloned in: this kernel may kill a child cloned
+	// into a group that was killed before.
+	pid, late := sleeperIn(t, parent)
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.waitEmpty(300*time.Millisecond, nil); err == nil {
+		t.Fatal("waitEmpty without a second kill returned nil with a live member")
+	}
+	if !alive(late) {
+		t.Fatal("the late member died with no second kill")
+	}
+	if err := c.waitEmpty(10*time.Second, c.signalKill); err != nil {
+		t.Fatal(err)
+	}
+	if !dead(t, late) {
+		t.Error("the late member lives on")
+	}
 }
 
 func threadCPU(t *testing.T) time.Duration {

@@ -21,8 +21,8 @@ func (*cgroup) populated() bool   { return false }
 func (*cgroup) kill() error       { return nil }
 func (*cgroup) signalKill() error { return nil }
 
-func (*cgroup) waitEmpty(time.Duration) error { return nil }
-func (*cgroup) remove() error                 { return nil }
+func (*cgroup) waitEmpty(time.Duration, func() error) error { return nil }
+func (*cgroup) remove() error                               { return nil }
 
 // RunWatchdog has nothing to watch without cgroups.
 func RunWatchdog(int, string) error { return errors.New("the watchdog needs cgroup v2 (Linux)") }

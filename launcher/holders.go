@@ -71,17 +71,15 @@ func (s *Session) Gone() <-chan struct{} {
 	return gone
 }
 
-// Kill makes sure no holder survives: each round SIGKILLs every holder a
-// look at the process table finds, and rounds repeat until a look finds
-// nobody. A holder it signals cannot get away: a process with SIGKILL
-// pending cannot finish a fork (the kernel aborts it at the last moment,
-// where a pending SIGSTOP lets it complete), no tracer can swallow
-// SIGKILL, and whatever a killed holder leaves is reparented to ningen,
-// the subreaper, where the next look finds it. A holder that forks and
-// exits between being listed and being signalled can, and a tree built to
-// do that faster than a look reads /proc outruns the sweep until
-// sweepLimit (the README says so); only cgroup mode is proof against it.
-// Every zombie is reaped. It returns how many processes it killed.
+// Kill makes sure no holder survives: it SIGKILLs the child's process
+// group whole, then the children of ningen, again and again with what
+// their deaths hand to ningen, the subreaper, until ningen has no child
+// left (see sweep). A process with SIGKILL pending cannot finish a fork
+// (the kernel aborts it at the last moment, where a pending SIGSTOP lets
+// it complete), no tracer can swallow SIGKILL, and every zombie is reaped.
+// A holder that leaves the child's group and forks without pause can keep
+// ahead of the sweep until sweepLimit, on a machine with few cores (the
+// README says so); cgroup mode has no such gap.
 //
 // In cgroup mode one write to cgroup.kill ends the whole group first, and
 // the sweep then finds only what left the group, if anything; the group is
@@ -99,7 +97,7 @@ func (s *Session) Kill() (int, error) {
 		cgErr = s.cg.signalKill() // the sweep below runs whatever happens here
 		if cgErr == nil {
 			s.retireWatchdog() // every member is bound to die: nothing is left to watch
-			cgErr = s.cg.waitEmpty(sweepLimit)
+			cgErr = s.cg.waitEmpty(sweepLimit, s.cg.signalKill)
 		}
 	}
 	n, err := s.sweep()
@@ -115,52 +113,35 @@ func (s *Session) Kill() (int, error) {
 	return killed, err
 }
 
-// sweep kills and reaps until a look finds no holder, live or zombie,
-// and saw nothing die while it looked. That last part matters: a holder
-// that forks and exits hands its child to ningen, the subreaper, at the
-// end of ningen's list of children, where a look that had read past that
-// point would miss it; the holder's death shows, though, as a holder that
-// vanished between being listed and being read, or as a child ningen
-// reaped during the look. A holder still dying when the next look comes
-// is signalled again but counted once. A zombie that outlasts a look is
-// signalled too: a process whose first thread has exited shows as a
-// zombie while its other threads still run, and SIGKILL to it ends them
-// all (to a true zombie it does nothing).
+// sweep kills ningen's tree from the top. First the child's process group,
+// in one act through the child's pidfd, where ningen gave the child a
+// group of its own: a fork in the group either fails or its child is
+// signalled too. Then one layer a round: every holder descends from a
+// child of ningen, so ningen having no child proves the tree empty. A
+// child's pid stays its own until ningen reaps it, so a round signals it
+// by pid, with one system call and nothing read first, as soon as it is
+// listed; whatever it leaves behind, however it forked, is handed to
+// ningen before its death is reported, where the next round finds it.
 func (s *Session) sweep() (int, error) {
 	events, stop := childEvents()
 	defer stop()
-	killed := map[int]bool{}
-	var lastZombies map[int]bool
 	deadline := time.Now().Add(sweepLimit)
+	if s.ownGroup {
+		_ = killGroup(s.pidfd) // the child's group, whole, first: forks in it cannot race this
+	}
+	killed := 0
 	for {
-		if s.reap() {
-			return len(killed), nil // no child at all, so no descendant
-		}
-		waits := s.waits.Load()
-		t := scanTree()
-		empty := len(t.live) == 0 && len(t.zombies) == 0
-		if empty && t.vanished == 0 && s.waits.Load() == waits {
-			return len(killed), nil
+		n, left := s.killChildren()
+		killed += n
+		if left == 0 {
+			return killed, nil
 		}
 		if time.Now().After(deadline) {
-			return len(killed), fmt.Errorf("%d holders still alive after %s", len(t.live)+len(t.zombies), sweepLimit)
+			return killed, fmt.Errorf("%d holders still alive after %s", left, sweepLimit)
 		}
-		if empty {
-			continue // something died during the look: look again
+		if n > 0 {
+			continue // their deaths are coming: list again for what they hand over
 		}
-		for _, pid := range t.live {
-			if signalHolder(pid, syscall.SIGKILL, t.ours) == nil {
-				killed[pid] = true
-			}
-		}
-		zombies := map[int]bool{}
-		for _, pid := range t.zombies {
-			zombies[pid] = true
-			if lastZombies[pid] {
-				_ = signalHolder(pid, syscall.SIGKILL, t.ours)
-			}
-		}
-		lastZombies = zombies
 		select {
 		case <-events:
 		case <-time.After(sweepPause):

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -13,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func sysProcAttr(foreground, ownGroup bool, cgroupFD int) *syscall.SysProcAttr {
+func sysProcAttr(foreground, ownGroup bool, cgroupFD int, pidfd *int) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
 		Setpgid:     ownGroup,
 		Foreground:  foreground,
@@ -21,7 +22,23 @@ func sysProcAttr(foreground, ownGroup bool, cgroupFD int) *syscall.SysProcAttr {
 		Pdeathsig:   syscall.SIGKILL,
 		UseCgroupFD: cgroupFD >= 0,
 		CgroupFD:    cgroupFD,
+		PidFD:       pidfd,
 	}
+}
+
+// killGroup SIGKILLs, at once, every process in the process group that
+// the child leads, through the child's pidfd: the kernel signals the group
+// whose id is the pidfd's own pid, as one act, so a fork in progress in
+// the group either fails or its child is signalled too. The pidfd names
+// the child's pid itself, not its number, so it works after the child is
+// reaped and never reaches a group that took the number since. It fails
+// with EINVAL before Linux 6.9, and with ESRCH where no process is in the
+// group; the sweep goes on either way.
+func killGroup(pidfd int) error {
+	if pidfd < 0 {
+		return unix.EBADF
+	}
+	return unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, unix.PIDFD_SIGNAL_PROCESS_GROUP)
 }
 
 // watchdogAttr starts the watchdog in a session of its own and asks the
@@ -91,7 +108,8 @@ var haveChildren = sync.OnceValue(func() bool {
 func walkChildren() tree {
 	return walk(func(pid int) []int {
 		if pid == os.Getpid() {
-			return own.children()
+			kids, _ := own.children()
+			return kids
 		}
 		return childrenOf(pid)
 	}, stateOf)
@@ -147,6 +165,68 @@ func appendPids(pids []int, b []byte) []int {
 	return pids
 }
 
+// killChildren is one round of the sweep: under reapMu, it lists ningen's
+// children, SIGKILLs each one not signalled yet, and reaps. Only the
+// reaper reaps, and only under reapMu, so every pid listed here is still
+// that child's, live or zombie, when it is signalled: no pidfd and no check
+// of its parent is needed. The newest children come last in the list and
+// are the likeliest to be about to fork, so they are signalled first. A
+// round reaps as many as it signalled (at least reapBatch), not every
+// zombie there is: a tree that forks and exits without pause makes zombies
+// as fast as ningen reaps them, and the next kill would wait. It returns
+// how many it signalled and how many children it listed; none listed is
+// proof that the tree is empty, since zombies are listed too and none is
+// reaped while the list is read.
+func (s *Session) killChildren() (signalled, left int) {
+	s.reapMu.Lock()
+	defer s.reapMu.Unlock()
+	kids, exact := ownChildren()
+	if s.killed == nil {
+		s.killed = map[int]bool{}
+	}
+	for _, pid := range slices.Backward(kids) {
+		if exempt(pid) {
+			continue
+		}
+		left++
+		if !s.killed[pid] && unix.Kill(pid, unix.SIGKILL) == nil {
+			s.killed[pid] = true
+			signalled++
+		}
+	}
+	childlessNow := false
+	for range max(signalled, reapBatch) {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, reapFlags, nil)
+		if pid <= 0 || err != nil {
+			childlessNow = err == childless
+			break
+		}
+		s.collected(pid, ws)
+	}
+	if childlessNow {
+		return signalled, 0
+	}
+	if left == 0 && !exact {
+		left = 1 // no proof: look again
+	}
+	return signalled, left
+}
+
+// ownChildren lists every child of ningen, and says whether the list is
+// exact: read from the children files of a set of ningen's threads that
+// did not change while they were read (a thread that exits hands its
+// children to another, which may have been read already). Without those
+// files it is one walk of /proc, which is never exact: the sweep then ends
+// only when a wait says ningen has no child at all.
+func ownChildren() (kids []int, exact bool) {
+	if !haveChildren() {
+		kids, _ := procTable()
+		return kids[os.Getpid()], false
+	}
+	return own.children()
+}
+
 // warmScan opens the files of ningen's threads that a look at the tree
 // reads.
 func warmScan() {
@@ -171,16 +251,16 @@ type threadFile struct{ children, comm int }
 // read empty, not failing, once it has exited; its comm file then fails
 // (ESRCH), which tells a file left from a dead thread from a thread with no
 // child, even when a new thread has taken the old one's id.
-func (o *threadFiles) children() []int {
+func (o *threadFiles) children() (kids []int, stable bool) {
 	dir := "/proc/" + strconv.Itoa(os.Getpid()) + "/task/"
 	tids, err := readNames(dir)
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	listed := map[string]bool{}
-	var kids []int
+	stable = true
 	for _, tid := range tids {
 		listed[tid] = true
 		b, ok := o.read(tid)
@@ -191,6 +271,8 @@ func (o *threadFiles) children() []int {
 		}
 		if ok {
 			kids = appendPids(kids, b)
+		} else {
+			stable = false
 		}
 	}
 	for tid := range o.open {
@@ -198,7 +280,8 @@ func (o *threadFiles) children() []int {
 			o.drop(tid)
 		}
 	}
-	return kids
+	after, err := readNames(dir)
+	return kids, stable && err == nil && slices.Equal(tids, after)
 }
 
 // read preads tid's children, then checks with its comm that the thread was
@@ -261,8 +344,13 @@ func (t *tree) add(pid int, state byte) {
 
 // walkAll reads the parent of every process and walks down from ningen.
 func walkAll() tree {
-	kids := map[int][]int{}
-	states := map[int]byte{}
+	kids, states := procTable()
+	return walk(func(p int) []int { return kids[p] }, func(c int) byte { return states[c] })
+}
+
+// procTable reads the parent and state of every process.
+func procTable() (kids map[int][]int, states map[int]byte) {
+	kids, states = map[int][]int{}, map[int]byte{}
 	names, _ := readNames("/proc")
 	for _, name := range names {
 		pid, err := strconv.Atoi(name)
@@ -274,7 +362,7 @@ func walkAll() tree {
 			states[pid] = st
 		}
 	}
-	return walk(func(p int) []int { return kids[p] }, func(c int) byte { return states[c] })
+	return kids, states
 }
 
 // readNames lists a /proc directory. It and readProc use the system calls

@@ -3,11 +3,14 @@
 package launcher
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -61,7 +64,7 @@ func offMainThread(f func()) {
 func TestOwnChildrenFollowThreads(t *testing.T) {
 	end := make(chan struct{})
 	cmd, tid := startOnThread(t, end)
-	if kids := own.children(); !slices.Contains(kids, cmd.Process.Pid) {
+	if kids, _ := own.children(); !slices.Contains(kids, cmd.Process.Pid) {
 		t.Fatalf("children of ningen's threads %v lack %d, forked by thread %s", kids, cmd.Process.Pid, tid)
 	}
 	_ = cmd.Process.Kill()
@@ -74,7 +77,7 @@ func TestOwnChildrenFollowThreads(t *testing.T) {
 		}
 		runtime.Gosched() // the thread exits once its goroutine has returned
 	}
-	if kids := own.children(); slices.Contains(kids, cmd.Process.Pid) {
+	if kids, _ := own.children(); slices.Contains(kids, cmd.Process.Pid) {
 		t.Errorf("reaped child %d still listed: %v", cmd.Process.Pid, kids)
 	}
 	own.mu.Lock()
@@ -119,7 +122,7 @@ func TestOwnChildrenStaleFile(t *testing.T) {
 	own.drop(liveTid)
 	own.open[liveTid] = stale
 	own.mu.Unlock()
-	if kids := own.children(); !slices.Contains(kids, live.Process.Pid) {
+	if kids, _ := own.children(); !slices.Contains(kids, live.Process.Pid) {
 		t.Fatalf("a stale file under thread %s hid its child %d: %v", liveTid, live.Process.Pid, kids)
 	}
 	own.mu.Lock()
@@ -127,5 +130,59 @@ func TestOwnChildrenStaleFile(t *testing.T) {
 	var comm [64]byte
 	if _, err := unix.Pread(own.open[liveTid].comm, comm[:], 0); err != nil {
 		t.Errorf("thread %s kept the stale files: comm: %v", liveTid, err)
+	}
+}
+
+// TestKillGroupByPidfd: killGroup kills the group that the pidfd's process
+// leads, even once that leader is reaped, and through the pidfd of a
+// process that leads no group it signals nobody.
+func TestKillGroupByPidfd(t *testing.T) {
+	pidfd := -1
+	cmd := exec.Command("sh", "-c", "sleep 1000 >/dev/null 2>&1 & echo $!")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd}
+	out, err := cmd.Output() // the leader exits; the sleeper stays in its group
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pidfd)
+	member, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("member pid %q: %v", out, err)
+	}
+	memberfd, err := unix.PidfdOpen(member, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(memberfd)
+	t.Cleanup(func() { _ = unix.PidfdSendSignal(memberfd, unix.SIGKILL, nil, 0) })
+
+	switch err := killGroup(memberfd); {
+	case errors.Is(err, unix.EINVAL):
+		t.Skip("needs Linux 6.9+: pidfd_send_signal has no PIDFD_SIGNAL_PROCESS_GROUP")
+	case !errors.Is(err, unix.ESRCH):
+		t.Fatalf("killGroup through a member that leads no group = %v, want ESRCH", err)
+	}
+	if err := killGroup(pidfd); err != nil {
+		t.Fatalf("killGroup through the reaped leader: %v", err)
+	}
+	fds := []unix.PollFd{{Fd: int32(memberfd), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 10_000); n != 1 || err != nil {
+		t.Fatalf("the group's member lives on (poll %d, %v)", n, err)
+	}
+}
+
+// TestCollectedOnce: the child's pid, once reaped, may come back as an
+// orphan's; collecting that pid again counts one more holder reaped and
+// keeps the child's status, where it used to close the session's exited
+// channel a second time, a panic.
+func TestCollectedOnce(t *testing.T) {
+	s := &Session{pid: 4242, exited: make(chan struct{})}
+	s.collected(4242, unix.WaitStatus(7<<8)) // the child exits 7
+	s.collected(4242, unix.WaitStatus(0))    // an orphan that got its pid exits 0
+	if !s.childReaped || s.reaped.Load() != 2 {
+		t.Errorf("after two collections: childReaped %v, reaped %d; want true, 2", s.childReaped, s.reaped.Load())
+	}
+	if code, ok := s.Status(); !ok || code != 7 {
+		t.Errorf("Status = %d, %v; want the child's 7, true", code, ok)
 	}
 }

@@ -13,9 +13,12 @@ import (
 // Off Linux there is no subreaper, no PDEATHSIG and no pidfd: ningen can
 // only follow the child's process group. The platform notice says so.
 
-func sysProcAttr(foreground, ownGroup bool, _ int) *syscall.SysProcAttr {
+func sysProcAttr(foreground, ownGroup bool, _ int, _ *int) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: ownGroup, Foreground: foreground, Ctty: 0}
 }
+
+// killGroup: no pidfds here; the sweep kills the group by its id.
+func killGroup(int) error { return unix.ENOSYS }
 
 func becomeSubreaper() error { return nil }
 
@@ -63,3 +66,15 @@ func signalHolder(pid int, sig syscall.Signal, _ func(int) bool) error {
 }
 
 func trackGroup(pgid int) { group.Store(int64(pgid)) }
+
+// killChildren is one round of the sweep: off Linux, the child's process
+// group is the tree, SIGKILLed whole while any member is alive. It reports
+// none signalled, so the sweep waits between rounds; the reaper counts.
+func (s *Session) killChildren() (signalled, left int) {
+	s.reap()
+	t := scanTree()
+	for _, pid := range t.live {
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+	return 0, len(t.live)
+}

@@ -71,6 +71,7 @@ func ParseTracking(s string) (Tracking, error) {
 type Session struct {
 	cfg      Config
 	pid      int
+	pidfd    int       // the child's, -1 without one; closed by Close
 	tty      *terminal // nil unless ningen owns the foreground of a terminal
 	ownGroup bool
 	cg       *cgroup // nil in subreaper mode
@@ -79,14 +80,15 @@ type Session struct {
 	writers  sync.WaitGroup
 	release  chan struct{} // lets the spawning thread go at the end
 
-	reapMu    sync.Mutex
-	reaped    atomic.Int64 // holders reaped so far
-	waits     atomic.Int64 // children reaped so far, the watchdog too
-	exited    chan struct{}
-	status    unix.WaitStatus
-	onExit    func()
-	suspended bool
-	ending    atomic.Bool // the kill sequence has begun: a stopped child no longer suspends ningen
+	reapMu      sync.Mutex
+	reaped      atomic.Int64 // holders reaped so far
+	killed      map[int]bool // children SIGKILLed by the sweep and not reaped yet; under reapMu
+	childReaped bool         // under reapMu
+	exited      chan struct{}
+	status      unix.WaitStatus
+	onExit      func()
+	suspended   bool
+	ending      atomic.Bool // the kill sequence has begun: a stopped child no longer suspends ningen
 }
 
 // Resolve finds the command as a shell would, mapping failures to
@@ -109,7 +111,7 @@ func Resolve(name string) (string, error) {
 // Start delivers the secrets and starts the child. onExit is called once,
 // from the reaper, when the child has exited; Status then has its code.
 func Start(cfg Config, onExit func()) (*Session, error) {
-	s := &Session{cfg: cfg, release: make(chan struct{}), exited: make(chan struct{}), onExit: onExit}
+	s := &Session{cfg: cfg, pidfd: -1, release: make(chan struct{}), exited: make(chan struct{}), onExit: onExit}
 	path, err := Resolve(cfg.Args[0])
 	if err != nil {
 		return nil, err
@@ -206,8 +208,12 @@ func (s *Session) spawn(path string, env []string, files []uintptr) (int, error)
 	done := make(chan result)
 	go func() {
 		runtime.LockOSThread()
-		attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sysProcAttr(s.tty != nil, s.ownGroup, s.cgroupFD())}
+		pidfd := -1
+		attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sysProcAttr(s.tty != nil, s.ownGroup, s.cgroupFD(), &pidfd)}
 		pid, err := syscall.ForkExec(path, s.cfg.Args, attr)
+		if err == nil {
+			s.pidfd = pidfd
+		}
 		done <- result{pid, err}
 		if err == nil {
 			<-s.release
@@ -377,44 +383,84 @@ func (s *Session) reapLoop(sigchld chan os.Signal) {
 	for {
 		select {
 		case <-sigchld:
-			s.reap()
+			for !s.ending.Load() && s.reapSome() {
+				// a full batch: more may wait, and no SIGCHLD says so
+			}
 		case <-s.release:
 			return
 		}
 	}
 }
 
-// reap collects every child that has changed state: the main child's exit
-// ends the session, its stop suspends ningen too, and orphans reparented to
-// ningen are simply reaped. It reports whether ningen has no child left at
-// all, which for the subreaper means the tree is empty.
+// reapBatch bounds how many children one hold of reapMu reaps. A tree that
+// forks and exits without pause makes zombies as fast as ningen reaps them;
+// an unbounded loop would keep the lock, and the kill step, for as long.
+const reapBatch = 64
+
+// reap collects the children that have changed state: the main child's
+// exit ends the session, its stop suspends ningen too, and orphans
+// reparented to ningen are simply reaped. It reports whether ningen has no
+// child left at all, which for the subreaper means the tree is empty.
 func (s *Session) reap() (childlessNow bool) {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
-	for {
+	childlessNow, _ = s.reapLocked()
+	return childlessNow
+}
+
+// reapSome is reap for the reaper: it reports whether it stopped at a full
+// batch.
+func (s *Session) reapSome() (more bool) {
+	s.reapMu.Lock()
+	defer s.reapMu.Unlock()
+	_, more = s.reapLocked()
+	return more
+}
+
+// reapLocked is reap with reapMu held, at most reapBatch children at a
+// time. The main child is asked for first, by its pid: wait4(-1) takes the
+// children of ningen's first thread first, where orphans go, so a steady
+// stream of them would hide the child's exit, which another thread forked.
+func (s *Session) reapLocked() (childlessNow, more bool) {
+	select {
+	case <-s.exited:
+	default:
+		var ws unix.WaitStatus
+		if pid, err := unix.Wait4(s.pid, &ws, reapFlags, nil); pid == s.pid && err == nil {
+			s.collected(pid, ws)
+		}
+	}
+	for range reapBatch {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, reapFlags, nil)
 		if pid <= 0 || err != nil {
-			return err == childless && childless != 0
+			return err == childless && childless != 0, false
 		}
-		if !ws.Stopped() {
-			s.waits.Add(1)
-		}
-		switch {
-		case ws.Stopped():
-			if pid == s.pid {
-				s.childStopped()
-			} // an orphan's stop is its own business: only deaths matter here
-		case watchdogPid.CompareAndSwap(int64(pid), 0):
-			// the watchdog died: never exempt its pid again
-		default:
-			s.reaped.Add(1)
-			if pid == s.pid {
-				s.status = ws
-				close(s.exited)
-				if s.onExit != nil {
-					go s.onExit()
-				}
+		s.collected(pid, ws)
+	}
+	return false, true
+}
+
+// collected records what one wait reported.
+func (s *Session) collected(pid int, ws unix.WaitStatus) {
+	if !ws.Stopped() {
+		delete(s.killed, pid) // the pid is free again: it may be another's next
+	}
+	switch {
+	case ws.Stopped():
+		if pid == s.pid && !s.childReaped {
+			s.childStopped()
+		} // an orphan's stop is its own business: only deaths matter here
+	case watchdogPid.CompareAndSwap(int64(pid), 0):
+		// the watchdog died: never exempt its pid again
+	default:
+		s.reaped.Add(1)
+		if pid == s.pid && !s.childReaped { // once reaped, its pid may come back as an orphan's
+			s.childReaped = true
+			s.status = ws
+			close(s.exited)
+			if s.onExit != nil {
+				go s.onExit()
 			}
 		}
 	}
@@ -433,8 +479,15 @@ func (s *Session) Finish() {
 	s.tty.restore()
 }
 
-// Close reaps the watchdog, so that ningen's parent never inherits it.
-func (s *Session) Close() { s.stopWatchdog() }
+// Close reaps the watchdog, so that ningen's parent never inherits it,
+// and closes the child's pidfd.
+func (s *Session) Close() {
+	s.stopWatchdog()
+	if s.pidfd >= 0 {
+		_ = syscall.Close(s.pidfd)
+		s.pidfd = -1
+	}
+}
 
 // Tracking says which mode follows the holders, and why.
 func (s *Session) Tracking() (mode Tracking, why string) {
