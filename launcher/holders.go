@@ -18,9 +18,15 @@ import (
 // reports: a holder dying while its parent, also a holder, lives on.
 const sweepPause = 10 * time.Millisecond
 
-// sweepLimit bounds the SIGKILL sweep; a holder stuck in the kernel longer
-// than this is reported, not waited on for ever.
-const sweepLimit = 10 * time.Second
+// sweepLimit bounds how long the SIGKILL sweep waits on holders that do
+// not die: a holder stuck in the kernel longer than this is reported, not
+// waited on for ever. A tree that keeps forking is different: every round
+// that kills a new holder starts the limit again, up to sweepCap in all,
+// since giving up on it leaves the rest of it alive, and the wipe waits.
+const (
+	sweepLimit = 10 * time.Second
+	sweepCap   = 30 * time.Second
+)
 
 // Signal sends sig to every live holder and returns how many it reached:
 // every descendant of ningen and, in cgroup mode, every process in the
@@ -78,7 +84,7 @@ func (s *Session) Gone() <-chan struct{} {
 // (the kernel aborts it at the last moment, where a pending SIGSTOP lets
 // it complete), no tracer can swallow SIGKILL, and every zombie is reaped.
 // A holder that leaves the child's group and forks without pause can keep
-// ahead of the sweep until sweepLimit, on a machine with few cores (the
+// ahead of the sweep until sweepCap, on a machine with few cores (the
 // README says so); cgroup mode has no such gap.
 //
 // In cgroup mode one write to cgroup.kill ends the whole group first, and
@@ -125,7 +131,8 @@ func (s *Session) Kill() (int, error) {
 func (s *Session) sweep() (int, error) {
 	events, stop := childEvents()
 	defer stop()
-	deadline := time.Now().Add(sweepLimit)
+	begun := time.Now()
+	progress := begun // the last round that killed a new holder
 	if s.ownGroup {
 		_ = killGroup(s.pidfd) // the child's group, whole, first: forks in it cannot race this
 	}
@@ -136,8 +143,12 @@ func (s *Session) sweep() (int, error) {
 		if left == 0 {
 			return killed, nil
 		}
-		if time.Now().After(deadline) {
-			return killed, fmt.Errorf("%d holders still alive after %s", left, sweepLimit)
+		now := time.Now()
+		if n > 0 {
+			progress = now
+		}
+		if giveUp(now, begun, progress) {
+			return killed, fmt.Errorf("%d holders still alive after %s", left, now.Sub(begun).Round(time.Second))
 		}
 		if n > 0 {
 			continue // their deaths are coming: list again for what they hand over
@@ -147,6 +158,12 @@ func (s *Session) sweep() (int, error) {
 		case <-time.After(sweepPause):
 		}
 	}
+}
+
+// giveUp says whether a sweep begun at begun, whose last new kill was at
+// progress, stops at now with holders left.
+func giveUp(now, begun, progress time.Time) bool {
+	return now.Sub(progress) > sweepLimit || now.Sub(begun) > sweepCap
 }
 
 // childEvents reports, on a channel that holds one event, that some child
