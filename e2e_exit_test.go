@@ -133,6 +133,9 @@ func TestSlipsNeverShowValue(t *testing.T) {
 		{"deliver-default", []string{"-s", known, "--deliver", value}, 2},
 		{"as-flag", []string{"-s", known, "--" + value}, 2},
 		{"as-spec", []string{"-s", value}, 2},
+		{"as-spec-padded", []string{"-s", value + "=="}, 2}, // base64: a name-shaped value, then '='
+		{"as-flag-padded", []string{"-s", known, "--" + value + "=="}, 2},
+		{"as-flag-prefixed-padded", []string{"-s", known, "--x" + value + "=="}, 2},
 		{"env-source-dashed", []string{"-s", "A=env:sk-" + value}, 2},
 		{"fd-source", []string{"-s", "A=fd:" + value}, 2},
 		{"stdin-source", []string{"-s", "A=stdin:" + value}, 2},

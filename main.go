@@ -115,14 +115,15 @@ func run(args []string) int {
 var plainWord = regexp.MustCompile(`^(-{0,2}[a-z][a-z-]{0,23}|(\.{0,2}/|~/)[A-Za-z0-9._/-]*)$`)
 
 // parseError is kong's message with every argument that is not a plain
-// word, or the part after its '=', taken out. Kong may quote it changed in
+// word, or either part around its first '=', taken out: a base64 value
+// ends in '=' padding. Kong may quote it changed in
 // case (a boolean's value), so the match ignores case.
 func parseError(err error, args []string) string {
 	msg := err.Error()
 	for _, a := range args {
 		parts := []string{a}
-		if _, v, ok := strings.Cut(a, "="); ok {
-			parts = append(parts, v)
+		if k, v, ok := strings.Cut(a, "="); ok {
+			parts = append(parts, k, v) // kong names --FLAG of --FLAG=VALUE alone
 		}
 		for _, p := range parts {
 			if len(p) < 4 || plainWord.MatchString(p) {

@@ -274,8 +274,13 @@ func (v *Vault) loadPrompt(name, text string, o LoadOptions) (*Secret, error) {
 		return nil, err
 	}
 	o.Raw = false // the newline ends the answer; it is never part of it
-	stop := abortOn(o.Abort, tty)
-	s, err := v.fill(name, lineReader{tty}, 0, o)
+	// The wait is in poll, beside the abort pipe, as for stdin: Fd above
+	// made the terminal blocking, where a read deadline does nothing.
+	abort, stop, err := abortPipe(o.Abort)
+	if err != nil {
+		return nil, err
+	}
+	s, err := v.fill(name, lineReader{pollReader{fd: int(tty.Fd()), abort: abort}}, 0, o)
 	stop()
 	_, _ = io.WriteString(tty, "\n")
 	return s, err

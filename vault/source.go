@@ -62,6 +62,9 @@ func ParseSpec(s string) (Spec, error) {
 	if !ValidName(name) {
 		return Spec{}, errors.New("a -s argument's name (not shown) is not [A-Za-z_][A-Za-z0-9_]*: want NAME=SOURCE")
 	}
+	if src == "" || strings.HasPrefix(src, "=") { // base64 padding: the value itself, most likely
+		return Spec{}, errors.New("a -s argument has nothing after its '=' (not shown, in case it is a value ending in '='): want NAME=SOURCE")
+	}
 	source, err := ParseSource(src)
 	if err != nil {
 		return Spec{}, fmt.Errorf("secret %s: %w", name, err)

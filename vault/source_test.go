@@ -747,6 +747,59 @@ func TestFIFOFileSource(t *testing.T) {
 	}
 }
 
+// TestPromptAborted: a prompt that is waiting for its answer gives up with
+// ErrAborted once Abort is closed. It used to wait for ever: the terminal
+// had been made blocking, where the read deadline meant to end it does
+// nothing, so no trigger could end a session still at its prompt.
+func TestPromptAborted(t *testing.T) {
+	master, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer master.Close()
+	defer tty.Close()
+	shown := make(chan struct{})
+	go func() {
+		var buf []byte
+		chunk := make([]byte, 256)
+		for !bytes.Contains(buf, []byte("K: ")) {
+			n, err := master.Read(chunk)
+			if err != nil {
+				return
+			}
+			buf = append(buf, chunk[:n]...)
+		}
+		close(shown)
+		_, _ = io.Copy(io.Discard, master)
+	}()
+	v := newVault(t)
+	abort := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := v.Load("K", source(t, "prompt"), vault.LoadOptions{TTY: tty.Name(), Abort: abort})
+		done <- err
+	}()
+	select {
+	case <-shown:
+	case err := <-done:
+		t.Fatalf("Load returned before the prompt was shown: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no prompt on the terminal")
+	}
+	close(abort)
+	select {
+	case err := <-done:
+		if !errors.Is(err, vault.ErrAborted) {
+			t.Errorf("Load after the abort: %v, want ErrAborted", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the prompt still waits 10s after the abort")
+	}
+	if n, err := v.Close(); err != nil || n != 0 {
+		t.Errorf("wiped %d bytes (%v): an aborted prompt kept something", n, err)
+	}
+}
+
 // TestWaitingSourceAborted: a stdin, fd: or FIFO source that is waiting for
 // its value gives up with ErrAborted once Abort is closed, and nothing is
 // kept of it.
