@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ningen-shikkaku/ningen/launcher"
 	"golang.org/x/sys/unix"
 )
 
@@ -158,6 +159,26 @@ func TestSlipsNeverShowValue(t *testing.T) {
 		wantExit(t, s, st, 2)
 		noLeak(t, s, []byte(value), []byte(strings.ToLower(value)))
 	})
+}
+
+// TestTrackCgroupUnavailable: --track cgroup where no cgroup v2 group is
+// writable exits 125 before the command starts, and says how to do
+// without. It runs in the unprivileged pass of scripts/test.sh.
+func TestTrackCgroupUnavailable(t *testing.T) {
+	t.Parallel()
+	if dir, err := launcher.Cgroup2Dir(); err == nil && unix.Access(dir, unix.W_OK) == nil {
+		t.Skipf("needs a host where no cgroup v2 group is writable (%s is): run as an unprivileged user", dir)
+	}
+	flag := filepath.Join(t.TempDir(), "started")
+	s, st := runSession(t, opts{}, "run", "--track", "cgroup", "--", "touch", flag)
+	wantExit(t, s, st, 125)
+	fileMustNotExist(t, flag)
+	stderr := strings.Join(s.err.Lines(), "\n")
+	for _, want := range []string{"cgroup tracking", "hint:", "--track auto"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
 }
 
 // TestSetupFailures: a source that fails, or memory that cannot be locked,

@@ -46,6 +46,9 @@ func fail(err error) int {
 	if errors.As(err, &le) {
 		hintf("%s", le.Hint())
 	}
+	if errors.Is(err, launcher.ErrCgroupTracking) {
+		hintf("cgroup mode needs root or a delegated cgroup v2 subtree; --track auto (the default) falls back to subreaper mode")
+	}
 	if errors.Is(err, vault.ErrTooLarge) {
 		hintf("--max-secret-size raises the limit (for example --max-secret-size 2MiB)")
 	}

@@ -3,6 +3,8 @@
 package launcher
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"strconv"
@@ -62,6 +64,9 @@ func (p *Preparation) take() (*cgroup, string, error) {
 	return p.cg, p.why, p.err
 }
 
+// ErrCgroupTracking marks a --track cgroup that this host cannot give.
+var ErrCgroupTracking = errors.New("cgroup tracking")
+
 func chooseTracking(track Tracking) (*cgroup, string, error) {
 	if track == TrackSubreaper {
 		return nil, "asked for with --track subreaper", nil
@@ -69,7 +74,7 @@ func chooseTracking(track Tracking) (*cgroup, string, error) {
 	cg, err := newCgroup()
 	if err != nil {
 		if track == TrackCgroup {
-			return nil, "", &os.SyscallError{Syscall: "cgroup tracking", Err: err}
+			return nil, "", fmt.Errorf("%w: %w", ErrCgroupTracking, err)
 		}
 		return nil, "no writable cgroup v2 group: " + err.Error(), nil
 	}
