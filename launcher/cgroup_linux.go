@@ -325,12 +325,31 @@ func (c *cgroup) remove() error {
 		if err == nil || errors.Is(err, unix.ENOENT) {
 			return nil
 		}
+		if errors.Is(err, unix.EBUSY) {
+			removeNested(c.dir) // groups a holder made inside (root): killed with it, empty now
+		}
 		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(pause)
 	}
 	return fmt.Errorf("remove cgroup %s: %w", c.dir, err)
+}
+
+// removeNested removes the groups below dir, the deepest first. cgroup.kill
+// of dir killed everything in them too.
+func removeNested(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			sub := filepath.Join(dir, e.Name())
+			removeNested(sub)
+			_ = unix.Rmdir(sub)
+		}
+	}
 }
 
 // RunWatchdog is the body of `ningen watchdog`: it waits for the ningen

@@ -301,6 +301,28 @@ func TestKillRemove(t *testing.T) {
 	}
 }
 
+// TestRemoveNested: a group in which a holder made groups of its own (as
+// root may), killed, is removed with them.
+func TestRemoveNested(t *testing.T) {
+	parent := testParent(t)
+	dir := mustMkdir(t, filepath.Join(parent, groupName(os.Getpid())))
+	inner := mustMkdir(t, filepath.Join(mustMkdir(t, filepath.Join(dir, "a")), "b"))
+	_, done := sleeperIn(t, inner)
+	c := &cgroup{dir: dir, fd: -1}
+	if err := c.kill(); err != nil {
+		t.Fatal(err)
+	}
+	if !dead(t, done) {
+		t.Fatal("the process in the nested group lives on")
+	}
+	if err := c.remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s still there after remove: %v", dir, err)
+	}
+}
+
 // TestWaitEmptyDoesNotSpin: while the group stays populated, cgroup.events
 // changes (the group is frozen and thawed); the wait must sleep in poll
 // between changes, not read the file in a loop. Read through a second

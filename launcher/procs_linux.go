@@ -184,6 +184,7 @@ func (s *Session) killChildren() (signalled, left int) {
 	if s.killed == nil {
 		s.killed = map[int]bool{}
 	}
+	var fresh []int
 	for _, pid := range slices.Backward(kids) {
 		if exempt(pid) {
 			continue
@@ -191,8 +192,12 @@ func (s *Session) killChildren() (signalled, left int) {
 		left++
 		if !s.killed[pid] && unix.Kill(pid, unix.SIGKILL) == nil {
 			s.killed[pid] = true
-			signalled++
+			fresh = append(fresh, pid)
 		}
+	}
+	signalled = len(fresh)
+	if s.rounds++; s.rounds > 1 {
+		killBelow(fresh)
 	}
 	childlessNow := false
 	for range max(signalled, reapBatch) {
@@ -211,6 +216,41 @@ func (s *Session) killChildren() (signalled, left int) {
 		left = 1 // no proof: look again
 	}
 	return signalled, left
+}
+
+// killBelow SIGKILLs every live descendant of the given children of
+// ningen, just SIGKILLed themselves. A round kills one layer of the tree
+// by pid; a tree deeper than that, whose bottom keeps forking, would grow
+// as fast as the rounds take its top away. Each process is found in its
+// first thread's children file (one that another thread forked reaches
+// ningen anyway when its parent dies) and signalled through a pidfd, its
+// parent checked, as the grace step does. The first round does without:
+// most trees are a child and its processes, which come to ningen one
+// round later with the child's death, and a walk of them all then would
+// cost more than the kill.
+func killBelow(tops []int) {
+	seen := map[int]bool{os.Getpid(): true} // a holder handed to ningen meanwhile is still ours
+	for _, p := range tops {
+		seen[p] = true
+	}
+	ours := func(pid int) bool { return seen[pid] }
+	for queue := tops; len(queue) > 0; {
+		p := queue[0]
+		queue = queue[1:]
+		b, err := readProc("/proc/" + strconv.Itoa(p) + "/task/" + strconv.Itoa(p) + "/children")
+		if err != nil {
+			continue
+		}
+		for _, c := range appendPids(nil, b) {
+			if seen[c] {
+				continue
+			}
+			seen[c] = true
+			if signalHolder(c, unix.SIGKILL, ours) == nil {
+				queue = append(queue, c)
+			}
+		}
+	}
 }
 
 // ownChildren lists every child of ningen, and says whether the list is

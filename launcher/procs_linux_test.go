@@ -3,9 +3,11 @@
 package launcher
 
 import (
+	"bufio"
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -184,5 +186,57 @@ func TestCollectedOnce(t *testing.T) {
 	}
 	if code, ok := s.Status(); !ok || code != 7 {
 		t.Errorf("Status = %d, %v; want the child's 7, true", code, ok)
+	}
+}
+
+// TestKillBelow: a line of 20 shells, each the parent of the next, the
+// last one become a sleeper: all below the top die when killBelow is given
+// the top, the whole depth at once, not one layer a round.
+func TestKillBelow(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "line.sh")
+	line := `if [ "$1" -gt 0 ]; then sh "$0" $(($1 - 1)) & wait; else echo ready; exec sleep 1000; fi`
+	if err := os.WriteFile(script, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", script, "20")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil { // the sleeper is there
+		t.Fatal(err)
+	}
+	var below []int
+	for p := cmd.Process.Pid; ; {
+		b, err := readProc("/proc/" + strconv.Itoa(p) + "/task/" + strconv.Itoa(p) + "/children")
+		kids := appendPids(nil, b)
+		if err != nil || len(kids) != 1 {
+			break
+		}
+		p = kids[0]
+		below = append(below, p)
+	}
+	if len(below) != 20 {
+		t.Fatalf("the line has %d processes below its top, want 20", len(below))
+	}
+	var fds []unix.PollFd
+	for _, p := range below {
+		fd, err := unix.PidfdOpen(p, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		defer func() { _ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) }()
+		fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+	}
+	killBelow([]int{cmd.Process.Pid})
+	for i := range fds {
+		if n, err := unix.Poll(fds[i:i+1], 10_000); n != 1 || err != nil {
+			t.Fatalf("process %d of the line (pid %d) lives on (poll %d, %v)", i+1, below[i], n, err)
+		}
 	}
 }

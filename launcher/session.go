@@ -84,6 +84,7 @@ type Session struct {
 	reaped      atomic.Int64 // holders reaped so far
 	killed      map[int]bool // children SIGKILLed by the sweep and not reaped yet; under reapMu
 	childReaped bool         // under reapMu
+	rounds      int          // of the kill step's sweep; under reapMu
 	exited      chan struct{}
 	status      unix.WaitStatus
 	onExit      func()
