@@ -100,6 +100,7 @@ var Policy = []Syscall{
 	// The Go runtime and glibc's threads.
 	{Name: "futex", Why: "runtime: locks, sleeps and wakeups between threads"},
 	{Name: "nanosleep", Why: "runtime: usleep in sysmon and spinning; the kill loop's pause"},
+	{Name: "clock_nanosleep", Why: "cgo: pthread_create's EAGAIN retry sleeps (glibc's nanosleep), when pids run out"},
 	{Name: "clock_gettime", Why: "runtime: clocks, where the vDSO is not used"},
 	{Name: "sched_yield", Why: "runtime: osyield while spinning"},
 	{Name: "restart_syscall", Why: "kernel: resumes a sleep interrupted by SIGSTOP/SIGCONT (job control)"},
