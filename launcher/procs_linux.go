@@ -221,19 +221,29 @@ func (s *Session) killChildren() (signalled, left int) {
 // killBelow SIGKILLs every live descendant of the given children of
 // ningen, just SIGKILLed themselves. A round kills one layer of the tree
 // by pid; a tree deeper than that, whose bottom keeps forking, would grow
-// as fast as the rounds take its top away. Each process is found in its
-// first thread's children file (one that another thread forked reaches
-// ningen anyway when its parent dies) and signalled through a pidfd, its
-// parent checked, as the grace step does. The first round does without:
-// most trees are a child and its processes, which come to ningen one
-// round later with the child's death, and a walk of them all then would
-// cost more than the kill.
+// as fast as the rounds take its top away. The walk finds each process in
+// its first thread's children file (one that another thread forked
+// reaches ningen anyway when its parent dies) and holds a pidfd to it once
+// its parent is checked, and signals only when the walk is done (or holds
+// walkBatch of them): a process killed before its children file is read
+// may hand them on first, and the walk below it would end there. The first
+// round does without: most trees are a child and its processes, which come
+// to ningen one round later with the child's death, and a walk of them
+// all then would cost more than the kill.
 func killBelow(tops []int) {
 	seen := map[int]bool{os.Getpid(): true} // a holder handed to ningen meanwhile is still ours
 	for _, p := range tops {
 		seen[p] = true
 	}
-	ours := func(pid int) bool { return seen[pid] }
+	var held []int
+	kill := func() {
+		for _, fd := range held {
+			_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+			unix.Close(fd)
+		}
+		held = held[:0]
+	}
+	defer kill()
 	for queue := tops; len(queue) > 0; {
 		p := queue[0]
 		queue = queue[1:]
@@ -246,11 +256,33 @@ func killBelow(tops []int) {
 				continue
 			}
 			seen[c] = true
-			if signalHolder(c, unix.SIGKILL, ours) == nil {
-				queue = append(queue, c)
+			fd, err := holderFD(c, func(pid int) bool { return seen[pid] })
+			if err != nil {
+				continue
 			}
+			if held = append(held, fd); len(held) == walkBatch {
+				kill()
+			}
+			queue = append(queue, c)
 		}
 	}
+}
+
+// walkBatch bounds the pidfds killBelow holds at once.
+const walkBatch = 256
+
+// holderFD opens a pidfd to pid and checks, with it held, that its parent
+// is ours: the pidfd then names that holder, whatever its number becomes.
+func holderFD(pid int, ours func(int) bool) (int, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, err
+	}
+	if ppid, _, ok := readStat(pid); !ok || !ours(ppid) {
+		unix.Close(fd)
+		return -1, errNotOurs
+	}
+	return fd, nil
 }
 
 // ownChildren lists every child of ningen, and says whether the list is
@@ -510,7 +542,7 @@ var errNotOurs = errors.New("process is no longer a holder")
 // held, that its parent is still ningen or a holder. A pid that died and
 // was reused by an unrelated process is never signalled.
 func signalHolder(pid int, sig syscall.Signal, ours func(int) bool) error {
-	fd, err := unix.PidfdOpen(pid, 0)
+	fd, err := holderFD(pid, ours)
 	if errors.Is(err, unix.ENOSYS) {
 		return signalRacy(pid, sig, ours)
 	}
@@ -518,10 +550,6 @@ func signalHolder(pid int, sig syscall.Signal, ours func(int) bool) error {
 		return err
 	}
 	defer unix.Close(fd)
-	ppid, _, ok := readStat(pid)
-	if !ok || !ours(ppid) {
-		return errNotOurs
-	}
 	return unix.PidfdSendSignal(fd, sig, nil, 0)
 }
 
