@@ -223,52 +223,87 @@ func (s *Session) killChildren() (signalled, left int) {
 // by pid; a tree deeper than that, whose bottom keeps forking, would grow
 // as fast as the rounds take its top away. The walk finds each process in
 // its first thread's children file (one that another thread forked
-// reaches ningen anyway when its parent dies) and holds a pidfd to it once
-// its parent is checked, and signals only when the walk is done (or holds
-// walkBatch of them): a process killed before its children file is read
-// may hand them on first, and the walk below it would end there. The first
-// round does without: most trees are a child and its processes, which come
-// to ningen one round later with the child's death, and a walk of them
-// all then would cost more than the kill.
+// reaches ningen anyway when its parent dies) and holds a pidfd to it, and
+// signals once the walk is done, walkBatch at a time: a process killed
+// before its children file is read may hand them on first, and the walk
+// below it would end there. The first round does without: most trees are
+// a child and its processes, which come to ningen one round later with the
+// child's death, and a walk of them all then would cost more than the
+// kill. The tops are ningen's unreaped children (reapMu is held), so
+// their numbers are their own.
 func killBelow(tops []int) {
-	seen := map[int]bool{os.Getpid(): true} // a holder handed to ningen meanwhile is still ours
-	for _, p := range tops {
-		seen[p] = true
+	nodes := make([]holderNode, len(tops))
+	for i, p := range tops {
+		nodes[i] = holderNode{pid: p, fd: -1}
+	}
+	killUnder(nodes)
+}
+
+// holderNode is a holder the walk has found: its pid, and a pidfd that
+// names it whatever becomes of the number (-1 for a child of ningen's not
+// yet reaped, whose number cannot change hands).
+type holderNode struct{ pid, fd int }
+
+// same reports whether n's number is still n's: a pid is freed only when
+// its process is reaped, after which its pidfd signals nothing.
+func (n holderNode) same() bool {
+	return n.fd < 0 || unix.PidfdSendSignal(n.fd, 0, nil, 0) == nil
+}
+
+// killUnder walks down from nodes and kills what it finds below them. A
+// child listed in n's children file is taken only if its own stat names
+// n's pid, or ningen's (it was handed over meanwhile), as its parent, and
+// only if n still held its number after that: so a number that changed
+// hands while the walk ran never leads it to a process outside the tree.
+func killUnder(nodes []holderNode) {
+	self := os.Getpid()
+	seen := map[int]bool{self: true}
+	for _, n := range nodes {
+		seen[n.pid] = true
 	}
 	var held []int
+	signalled := 0
 	kill := func() {
-		for _, fd := range held {
+		for _, fd := range held[signalled:] {
 			_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		}
+		signalled = len(held)
+	}
+	defer func() {
+		kill()
+		for _, fd := range held {
 			unix.Close(fd)
 		}
-		held = held[:0]
-	}
-	defer kill()
-	for queue := tops; len(queue) > 0; {
-		p := queue[0]
+	}()
+	for queue := nodes; len(queue) > 0; {
+		n := queue[0]
 		queue = queue[1:]
-		b, err := readProc("/proc/" + strconv.Itoa(p) + "/task/" + strconv.Itoa(p) + "/children")
-		if err != nil {
+		b, err := readProc("/proc/" + strconv.Itoa(n.pid) + "/task/" + strconv.Itoa(n.pid) + "/children")
+		if err != nil || !n.same() {
 			continue
 		}
 		for _, c := range appendPids(nil, b) {
 			if seen[c] {
 				continue
 			}
-			seen[c] = true
-			fd, err := holderFD(c, func(pid int) bool { return seen[pid] })
+			fd, err := holderFD(c, func(pp int) bool { return pp == n.pid || pp == self })
 			if err != nil {
 				continue
 			}
-			if held = append(held, fd); len(held) == walkBatch {
+			if !n.same() {
+				unix.Close(fd)
+				break
+			}
+			seen[c] = true
+			if held = append(held, fd); len(held)-signalled == walkBatch {
 				kill()
 			}
-			queue = append(queue, c)
+			queue = append(queue, holderNode{pid: c, fd: fd})
 		}
 	}
 }
 
-// walkBatch bounds the pidfds killBelow holds at once.
+// walkBatch is how many holders the walk finds before it signals them.
 const walkBatch = 256
 
 // holderFD opens a pidfd to pid and checks, with it held, that its parent

@@ -240,3 +240,71 @@ func TestKillBelow(t *testing.T) {
 		}
 	}
 }
+
+// TestKillUnderReusedPid: a holder the walk found dies and is reaped, and
+// an unrelated process takes its number; the walk must not take that
+// process's children for the holder's. The reuse is forced through
+// ns_last_pid (root), as a busy host's pid counter wrapping would.
+func TestKillUnderReusedPid(t *testing.T) {
+	if err := unix.Access("/proc/sys/kernel/ns_last_pid", unix.W_OK); err != nil {
+		t.Skip("needs root: /proc/sys/kernel/ns_last_pid is not writable")
+	}
+	gone := exec.Command("sleep", "1000")
+	if err := gone.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := gone.Process.Pid
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	_ = gone.Process.Kill()
+	_ = gone.Wait() // reaped: the number is free
+	var u *exec.Cmd
+	var out *bufio.Reader
+	for range 20 {
+		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(pid-1)), 0); err != nil {
+			t.Fatal(err)
+		}
+		c := exec.Command("sh", "-c", `sleep 1000 & echo $!; wait $!; echo $?`)
+		stdout, err := c.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if c.Process.Pid == pid {
+			u, out = c, bufio.NewReader(stdout)
+			break
+		}
+		_ = c.Process.Kill()
+		_ = c.Wait()
+	}
+	if u == nil {
+		t.Skip("another process took the freed pid first, 20 times")
+	}
+	defer func() { _ = u.Process.Kill(); _ = u.Wait() }()
+	line, err := out.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleeper, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	killUnder([]holderNode{{pid: pid, fd: fd}})
+	// A SIGKILL sent by the walk would be pending before it returned, and
+	// would win over this SIGTERM: the shell reports 137 then, 143 if not.
+	if err := unix.Kill(sleeper, unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	status, err := out.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(status); got != "143" {
+		t.Errorf("the unrelated process's child ended with status %s, want 143 (SIGTERM): the walk signalled it", got)
+	}
+}
