@@ -131,6 +131,7 @@ func (s *Session) Kill() (int, error) {
 func (s *Session) sweep() (int, error) {
 	events, stop := childEvents()
 	defer stop()
+	s.sweeping.Store(true)
 	begun := time.Now()
 	progress := begun // the last round that killed a new holder
 	if s.ownGroup {

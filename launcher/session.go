@@ -90,6 +90,7 @@ type Session struct {
 	onExit      func()
 	suspended   bool
 	ending      atomic.Bool // the kill sequence has begun: a stopped child no longer suspends ningen
+	sweeping    atomic.Bool // the kill step's sweep runs, and reaps itself
 }
 
 // Resolve finds the command as a shell would, mapping failures to
@@ -384,7 +385,7 @@ func (s *Session) reapLoop(sigchld chan os.Signal) {
 	for {
 		select {
 		case <-sigchld:
-			for !s.ending.Load() && s.reapSome() {
+			for !s.sweeping.Load() && s.reapSome() {
 				// a full batch: more may wait, and no SIGCHLD says so
 			}
 		case <-s.release:
