@@ -71,10 +71,8 @@ func growPipe(w *os.File, n int) {
 
 // tree is one look at the process table: every descendant of ningen.
 type tree struct {
-	live     []int
-	zombies  []int
-	vanished int          // listed as a child, then gone before its state was read
-	members  map[int]bool // ningen and every descendant
+	live    []int        // not zombies, nor gone since they were listed
+	members map[int]bool // ningen and every descendant
 }
 
 func (t tree) self() int { return os.Getpid() }
@@ -184,7 +182,7 @@ func (s *Session) killChildren() (signalled, left int) {
 	if s.killed == nil {
 		s.killed = map[int]bool{}
 	}
-	var fresh []int
+	var fresh []holderNode // unreaped children of ningen: their numbers are their own
 	for _, pid := range slices.Backward(kids) {
 		if exempt(pid) {
 			continue
@@ -192,51 +190,20 @@ func (s *Session) killChildren() (signalled, left int) {
 		left++
 		if !s.killed[pid] && unix.Kill(pid, unix.SIGKILL) == nil {
 			s.killed[pid] = true
-			fresh = append(fresh, pid)
+			fresh = append(fresh, holderNode{pid: pid, fd: -1})
 		}
 	}
 	signalled = len(fresh)
 	if s.rounds++; s.rounds > 1 {
-		killBelow(fresh)
+		killUnder(fresh)
 	}
-	childlessNow := false
-	for range max(signalled, reapBatch) {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, reapFlags, nil)
-		if pid <= 0 || err != nil {
-			childlessNow = err == childless
-			break
-		}
-		s.collected(pid, ws)
-	}
-	if childlessNow {
+	if childlessNow, _ := s.reapLocked(max(signalled, reapBatch)); childlessNow {
 		return signalled, 0
 	}
 	if left == 0 && !exact {
 		left = 1 // no proof: look again
 	}
 	return signalled, left
-}
-
-// killBelow SIGKILLs every live descendant of the given children of
-// ningen, just SIGKILLed themselves. A round kills one layer of the tree
-// by pid; a tree deeper than that, whose bottom keeps forking, would grow
-// as fast as the rounds take its top away. The walk finds each process in
-// its first thread's children file (one that another thread forked
-// reaches ningen anyway when its parent dies) and holds a pidfd to it, and
-// signals once the walk is done, walkBatch at a time: a process killed
-// before its children file is read may hand them on first, and the walk
-// below it would end there. The first round does without: most trees are
-// a child and its processes, which come to ningen one round later with the
-// child's death, and a walk of them all then would cost more than the
-// kill. The tops are ningen's unreaped children (reapMu is held), so
-// their numbers are their own.
-func killBelow(tops []int) {
-	nodes := make([]holderNode, len(tops))
-	for i, p := range tops {
-		nodes[i] = holderNode{pid: p, fd: -1}
-	}
-	killUnder(nodes)
 }
 
 // holderNode is a holder the walk has found: its pid, and a pidfd that
@@ -250,8 +217,20 @@ func (n holderNode) same() bool {
 	return n.fd < 0 || unix.PidfdSendSignal(n.fd, 0, nil, 0) == nil
 }
 
-// killUnder walks down from nodes and kills what it finds below them. A
-// child listed in n's children file is taken only if its own stat names
+// killUnder SIGKILLs every live descendant of nodes, children of ningen
+// just SIGKILLed themselves. A round kills one layer of the tree by pid; a
+// tree deeper than that, whose bottom keeps forking, would grow as fast as
+// the rounds take its top away. The walk finds each process in its first
+// thread's children file (one that another thread forked reaches ningen
+// anyway when its parent dies) and holds a pidfd to it, and signals once
+// the walk is done, walkBatch at a time: a process killed before its
+// children file is read may hand them on first, and the walk below it
+// would end there. The first round does without: most trees are a child
+// and its processes, which come to ningen one round later with the
+// child's death, and a walk of them all then would cost more than the
+// kill.
+//
+// A child listed in n's children file is taken only if its own stat names
 // n's pid, or ningen's (it was handed over meanwhile), as its parent, and
 // only if n still held its number after that: so a number that changed
 // hands while the walk ran never leads it to a process outside the tree.
@@ -439,12 +418,7 @@ func stateOf(pid int) byte {
 }
 
 func (t *tree) add(pid int, state byte) {
-	switch state {
-	case 'Z':
-		t.zombies = append(t.zombies, pid)
-	case 'X':
-		t.vanished++
-	default:
+	if state != 'Z' && state != 'X' { // X: gone since it was listed
 		t.live = append(t.live, pid)
 	}
 }

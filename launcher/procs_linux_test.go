@@ -190,7 +190,7 @@ func TestCollectedOnce(t *testing.T) {
 }
 
 // TestKillBelow: a line of 20 shells, each the parent of the next, the
-// last one become a sleeper: all below the top die when killBelow is given
+// last one become a sleeper: all below the top die when killUnder is given
 // the top, the whole depth at once, not one layer a round.
 func TestKillBelow(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "line.sh")
@@ -233,7 +233,7 @@ func TestKillBelow(t *testing.T) {
 		defer func() { _ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) }()
 		fds = append(fds, fd)
 	}
-	killBelow([]int{cmd.Process.Pid})
+	killUnder([]holderNode{{pid: cmd.Process.Pid, fd: -1}})
 	for i, fd := range fds {
 		if !exitsWithin(fd, 10*time.Second) {
 			t.Fatalf("process %d of the line (pid %d) lives on", i+1, below[i])

@@ -34,10 +34,8 @@ func growPipe(*os.File, int) {}
 var group atomic.Int64
 
 type tree struct {
-	live     []int
-	zombies  []int
-	vanished int
-	members  map[int]bool
+	live    []int
+	members map[int]bool
 }
 
 func (tree) ours(int) bool { return true }

@@ -406,7 +406,7 @@ const reapBatch = 64
 func (s *Session) reap() (childlessNow bool) {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
-	childlessNow, _ = s.reapLocked()
+	childlessNow, _ = s.reapLocked(reapBatch)
 	return childlessNow
 }
 
@@ -415,15 +415,15 @@ func (s *Session) reap() (childlessNow bool) {
 func (s *Session) reapSome() (more bool) {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
-	_, more = s.reapLocked()
+	_, more = s.reapLocked(reapBatch)
 	return more
 }
 
-// reapLocked is reap with reapMu held, at most reapBatch children at a
-// time. The main child is asked for first, by its pid: wait4(-1) takes the
-// children of ningen's first thread first, where orphans go, so a steady
-// stream of them would hide the child's exit, which another thread forked.
-func (s *Session) reapLocked() (childlessNow, more bool) {
+// reapLocked is reap with reapMu held, at most n children at a time. The
+// main child is asked for first, by its pid: wait4(-1) takes the children
+// of ningen's first thread first, where orphans go, so a steady stream of
+// them would hide the child's exit, which another thread forked.
+func (s *Session) reapLocked(n int) (childlessNow, more bool) {
 	select {
 	case <-s.exited:
 	default:
@@ -432,7 +432,7 @@ func (s *Session) reapLocked() (childlessNow, more bool) {
 			s.collected(pid, ws)
 		}
 	}
-	for range reapBatch {
+	for range n {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, reapFlags, nil)
 		if pid <= 0 || err != nil {
