@@ -473,6 +473,9 @@ func chainsDie(t *testing.T, m trackMode, i int, chain string, args ...string) b
 // the closing note of issue 4). Not parallel: so many forks would starve
 // other tests.
 func TestThreadedChainsDie(t *testing.T) {
+	if os.Getenv("NINGEN_STRESS") == "" {
+		t.Skip("a fork storm of 100 threaded chains, off by default: set NINGEN_STRESS=1 (under a loaded CI rehearsal ningen once ran past the 20s wait; see issue 4's closing note)")
+	}
 	if !haveGroupSignal(t) {
 		t.Skip("needs Linux 6.9+: pidfd_send_signal has no PIDFD_SIGNAL_PROCESS_GROUP")
 	}
