@@ -267,7 +267,12 @@ func (r *RunCmd) Run() error {
 	tools.Serve(sess)
 	seq.Holders = holders
 	seq.Wipe = func() (int, error) { _ = tools.Close(); sess.CloseDeliveries(); return v.Close() }
-	seq.Exit = func(e signals.Exit) { sess.Close(); exitAfterAudit(e) }
+	seq.Exit = func(e signals.Exit) {
+		if err := sess.Close(); err != nil { // an empty group left: no holder, no secret
+			audit.event("cleanup", field{"error", err})
+		}
+		exitAfterAudit(e)
+	}
 	if r.TTL > 0 {
 		time.AfterFunc(r.TTL, func() { seq.Fire(signals.Trigger{Cause: signals.TTL}) })
 	}

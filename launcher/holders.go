@@ -88,8 +88,8 @@ func (s *Session) Gone() <-chan struct{} {
 // README says so); cgroup mode has no such gap.
 //
 // In cgroup mode one write to cgroup.kill ends the whole group first, and
-// the sweep then finds only what left the group, if anything; the group is
-// removed at the end.
+// the sweep then finds only what left the group, if anything. The empty
+// group is removed by Close, after the wipe: a directory holds no secret.
 //
 // The count is of the holders reaped here: ningen is the subreaper, so
 // every holder that dies in this step ends up reaped by it.
@@ -111,11 +111,6 @@ func (s *Session) Kill() (int, error) {
 	if err == nil {
 		err = cgErr
 	}
-	if s.cg != nil {
-		if rerr := s.cg.remove(); rerr != nil && err == nil {
-			err = rerr
-		}
-	}
 	return killed, err
 }
 
@@ -129,8 +124,6 @@ func (s *Session) Kill() (int, error) {
 // listed; whatever it leaves behind, however it forked, is handed to
 // ningen before its death is reported, where the next round finds it.
 func (s *Session) sweep() (int, error) {
-	events, stop := childEvents()
-	defer stop()
 	s.sweeping.Store(true)
 	begun := time.Now()
 	progress := begun // the last round that killed a new holder
@@ -155,7 +148,7 @@ func (s *Session) sweep() (int, error) {
 			continue // their deaths are coming: list again for what they hand over
 		}
 		select {
-		case <-events:
+		case <-s.sweepChld:
 		case <-time.After(sweepPause):
 		}
 	}

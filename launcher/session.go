@@ -89,8 +89,9 @@ type Session struct {
 	status      unix.WaitStatus
 	onExit      func()
 	suspended   bool
-	ending      atomic.Bool // the kill sequence has begun: a stopped child no longer suspends ningen
-	sweeping    atomic.Bool // the kill step's sweep runs, and reaps itself
+	ending      atomic.Bool    // the kill sequence has begun: a stopped child no longer suspends ningen
+	sweeping    atomic.Bool    // the kill step's sweep runs, and reaps itself
+	sweepChld   chan os.Signal // the sweep's SIGCHLD, asked for at the start: see sweep
 }
 
 // Resolve finds the command as a shell would, mapping failures to
@@ -127,9 +128,12 @@ func Start(cfg Config, onExit func()) (*Session, error) {
 	}
 	s.cg, s.why, err = prep.take()
 	sigchld := prep.sigchld // asked for already
+	s.sweepChld = make(chan os.Signal, 1)
+	signal.Notify(s.sweepChld, syscall.SIGCHLD) // enabled already: no round trip
 	// A start given up from here on leaves nothing behind.
 	failed := func(err error) (*Session, error) {
 		signal.Stop(sigchld)
+		signal.Stop(s.sweepChld)
 		s.closePipes()
 		s.dropCgroup("")
 		return nil, err
@@ -482,13 +486,20 @@ func (s *Session) Finish() {
 }
 
 // Close reaps the watchdog, so that ningen's parent never inherits it,
-// and closes the child's pidfd.
-func (s *Session) Close() {
+// removes the session's cgroup, emptied by Kill, and closes the child's
+// pidfd. Its error is the group's removal's: the group is left behind,
+// empty, for the next start to clean up.
+func (s *Session) Close() error {
+	signal.Stop(s.sweepChld)
 	s.stopWatchdog()
 	if s.pidfd >= 0 {
 		_ = syscall.Close(s.pidfd)
 		s.pidfd = -1
 	}
+	if s.cg == nil {
+		return nil
+	}
+	return s.cg.remove()
 }
 
 // Tracking says which mode follows the holders, and why.
