@@ -91,16 +91,21 @@ func (s *Session) Gone() <-chan struct{} {
 // the sweep then finds only what left the group, if anything. The empty
 // group is removed by Close, after the wipe: a directory holds no secret.
 //
+// Nothing comes before the first kill, not even a reap: under a tree that
+// forks without pause ningen gets a sliver of the CPU, and a batch of
+// reaps, with the lock it takes, once held the write to cgroup.kill back
+// for 2.8s.
+//
 // The count is of the holders reaped here: ningen is the subreaper, so
-// every holder that dies in this step ends up reaped by it.
+// every holder that dies in this step ends up reaped by it (with any
+// orphan that died just before and was not reaped yet).
 func (s *Session) Kill() (int, error) {
 	s.ending.Store(true)
-	s.reap() // what died before this step was not killed by it
 	before := s.reaped.Load()
 	var cgErr error
 	if s.cg != nil {
-		go warmScan()             // the sweep's look after the kill finds its files open
 		cgErr = s.cg.signalKill() // the sweep below runs whatever happens here
+		go warmScan()             // the sweep's look after the kill finds its files open
 		if cgErr == nil {
 			s.retireWatchdog() // every member is bound to die: nothing is left to watch
 			cgErr = s.cg.waitEmpty(sweepLimit, s.cg.signalKill)

@@ -149,6 +149,9 @@ func (s *Session) retireWatchdog() {
 		_ = pidfdKill(fd)
 		return
 	}
+	if watchdogPid.Load() == 0 {
+		return // none, or reaped already
+	}
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
 	if pid := int(watchdogPid.Load()); pid != 0 {

@@ -47,6 +47,11 @@ else
 	echo "(not root: the unprivileged pass runs in CI as root → nobody)"
 fi
 
+step "the fork storm, alone: TestThreadedChainsDie as $(id -un)"
+# 100 chains that fork without pause starve anything that runs beside them
+# and can use up the pids, so they run here, after the rest, by themselves.
+NINGEN_STRESS=1 go test -count=1 -timeout 5m -run '^TestThreadedChainsDie$' -v .
+
 if [ -x scripts/arm64-live.sh ]; then
 	step "arm64 under the live filter (qemu)"
 	scripts/arm64-live.sh
