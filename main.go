@@ -12,6 +12,7 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"runtime/debug"
 	"strings"
 
 	"github.com/alecthomas/kong"
@@ -27,7 +28,8 @@ const (
 	exitNotFound      = 127
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."
+// (scripts/build.sh does).
 var version = "dev"
 
 // CLI is ningen's grammar.
@@ -73,10 +75,37 @@ func (w WatchdogCmd) Run() error { return launcher.RunWatchdog(w.Pid, w.Cgroup) 
 // VersionCmd prints the version.
 type VersionCmd struct{}
 
-// Run prints the version.
+// Run prints the version: the one scripts/build.sh stamps in (git
+// describe), else the commit the Go toolchain recorded, if any.
 func (VersionCmd) Run() error {
-	_, err := os.Stdout.WriteString("ningen " + version + "\n")
+	v := version
+	if v == "dev" {
+		v += builtFrom()
+	}
+	_, err := os.Stdout.WriteString("ningen " + v + "\n")
 	return err
+}
+
+// builtFrom is " (commit REV)", with ", modified" for a build of a
+// changed checkout, or "" when the build recorded no commit.
+func builtFrom() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			modified = ", modified"
+		}
+	}
+	if rev == "" {
+		return ""
+	}
+	return " (commit " + rev[:min(12, len(rev))] + modified + ")"
 }
 
 func main() {

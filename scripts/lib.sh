@@ -29,13 +29,15 @@ need_build_deps() {
 build_ningen() { build_static "$1" .; }
 
 # build_static OUT PKG [TAG] builds package PKG that way, with build tag TAG.
+# The version `ningen version` prints is git describe's, when there is one.
 build_static() {
-	local out=$1 pkg=$2 tags=netgo,osusergo${3:+,$3} log
+	local out=$1 pkg=$2 tags=netgo,osusergo${3:+,$3} log ver
+	ver=$(git describe --tags --always --dirty 2>/dev/null) || ver=dev
 	log=$(mktemp)
-	if ! go build -tags "$tags" -ldflags '-linkmode external -extldflags -static' -o "$out" "$pkg" 2>"$log"; then
+	if ! go build -tags "$tags" -ldflags "-X main.version=$ver -linkmode external -extldflags -static" -o "$out" "$pkg" 2>"$log"; then
 		echo "ningen: static link failed (is libc6-dev installed?); building a dynamic binary" >&2
 		sed 's/^/  /' "$log" >&2
-		go build -tags "$tags" -o "$out" "$pkg"
+		go build -tags "$tags" -ldflags "-X main.version=$ver" -o "$out" "$pkg"
 	fi
 	rm -f "$log"
 }
