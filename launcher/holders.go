@@ -128,6 +128,11 @@ func (s *Session) Kill() (int, error) {
 // by pid, with one system call and nothing read first, as soon as it is
 // listed; whatever it leaves behind, however it forked, is handed to
 // ningen before its death is reported, where the next round finds it.
+//
+// It waits between rounds on s.sweepChld, asked for when the session
+// started and never given back here: signal.Stop waits until the
+// runtime's signal delivery is idle, and the SIGCHLDs of a dying tree keep
+// it busy (80µs of one traced kill step of 11 processes).
 func (s *Session) sweep() (int, error) {
 	s.sweeping.Store(true)
 	begun := time.Now()
