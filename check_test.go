@@ -26,7 +26,7 @@ var checkKeys = []string{
 	"os", "arch", "kernel",
 	"memlock.status", "memlock.why", "memlock.soft_bytes", "memlock.hard_bytes", "memlock.cap_ipc_lock",
 	"memfd_secret.status", "memfd_secret.why", "memfd_secret.available",
-	"seccomp.status", "seccomp.why", "seccomp.mode", "seccomp.kill_process", "seccomp.libseccomp",
+	"seccomp.status", "seccomp.why", "seccomp.now", "seccomp.kill_process", "seccomp.libseccomp",
 	"cgroup.status", "cgroup.why", "cgroup.mount", "cgroup.group", "cgroup.dir", "cgroup.writable", "cgroup.cgroup_kill",
 	"swap.status", "swap.why", "swap.devices", "swap.size_bytes",
 	"init_on_free.status", "init_on_free.why", "init_on_free.cmdline",

@@ -141,6 +141,8 @@ func TestSlipsNeverShowValue(t *testing.T) {
 		{"fd-source", []string{"-s", "A=fd:" + value}, 2},
 		{"stdin-source", []string{"-s", "A=stdin:" + value}, 2},
 		{"as-duration", []string{"--ttl=" + value}, 2},
+		{"as-command", []string{"-s", known, value}, 2}, // before --: it would be run, and named
+		{"as-command-no-dashes", []string{"-s", known, "--quiet", value}, 2},
 		{"as-bool", []string{"--quiet=" + value}, 2}, // kong quotes it lowercased
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -153,6 +155,21 @@ func TestSlipsNeverShowValue(t *testing.T) {
 			noLeak(t, s, []byte(value), []byte(strings.ToLower(value)))
 		})
 	}
+	t.Run("as-duration-unit", func(t *testing.T) {
+		// Go's duration error quotes the unit, the letters after a number,
+		// up to the next digit: a value of letters after a digit is quoted
+		// whole.
+		t.Parallel()
+		letters := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return 'g' + (r - '0')
+			}
+			return r
+		}, value)
+		s, st := runSession(t, opts{}, "run", "--grace", "5"+letters, "--", "true")
+		wantExit(t, s, st, 2)
+		noLeak(t, s, []byte(letters), []byte(strings.ToLower(letters)))
+	})
 	t.Run("as-argument", func(t *testing.T) {
 		t.Parallel()
 		s, st := runSession(t, opts{}, value)

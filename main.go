@@ -146,9 +146,14 @@ var plainWord = regexp.MustCompile(`^(-{0,2}[a-z][a-z-]{0,23}|(\.{0,2}/|~/)[A-Za
 // parseError is kong's message with every argument that is not a plain
 // word, or either part around its first '=', taken out: a base64 value
 // ends in '=' padding. Kong may quote it changed in
-// case (a boolean's value), so the match ignores case.
+// case (a boolean's value), so the match ignores case. What a failed
+// parse of a duration adds goes too: it quotes part of the value ("5sk-…"
+// has the unknown unit "sk-…").
 func parseError(err error, args []string) string {
 	msg := err.Error()
+	if i := strings.Index(msg, ": time: "); i >= 0 {
+		msg = msg[:i] + " (such as 90s, 15m or 1h30m)"
+	}
 	for _, a := range args {
 		parts := []string{a}
 		if k, v, ok := strings.Cut(a, "="); ok {

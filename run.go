@@ -184,9 +184,14 @@ func (r *RunCmd) applyModes(p *plan) error {
 }
 
 func (r *RunCmd) expand(p *plan) error {
-	if len(r.Command) > 0 && r.Command[0] == "--" {
-		r.Command = r.Command[1:] // kong keeps the "--" that ends ningen's flags
+	// kong keeps the "--" that ends ningen's flags. Without it, the first
+	// word that is no flag would start the command, and every flag after it
+	// would go to the command: a token pasted there would be run, and named
+	// in "command not found". So the command comes after --, always.
+	if len(r.Command) == 0 || r.Command[0] != "--" {
+		return usagef("the command must come after --, and an argument before -- is not a flag of ningen run (not shown, in case it is a value): ningen run [flags] -- COMMAND [ARGS...]")
 	}
+	r.Command = r.Command[1:]
 	if len(r.Command) == 0 {
 		return usagef("no command given: ningen run [flags] -- COMMAND [ARGS...]")
 	}

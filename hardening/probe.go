@@ -51,7 +51,8 @@ type MemfdSecret struct {
 // kill_process action, and the build must have libseccomp (cgo).
 type Seccomp struct {
 	Item
-	Mode        int    `json:"mode"`         // PR_GET_SECCOMP: 0 none, 2 already filtered; -1 unknown
+	Mode        int    `json:"-"`            // PR_GET_SECCOMP: 0 none, 1 strict, 2 filtered already; -1 unknown
+	Now         string `json:"now"`          // Mode in words: "none", "strict", "filter" or "unknown"
 	KillProcess bool   `json:"kill_process"` // the kernel has SECCOMP_RET_KILL_PROCESS
 	Libseccomp  string `json:"libseccomp"`   // the linked library's version, "" in a build without it
 }
@@ -408,4 +409,17 @@ func handlerName(handler string) string {
 		return f[0]
 	}
 	return "the handler"
+}
+
+// seccompNow names a PR_GET_SECCOMP mode.
+func seccompNow(mode int) string {
+	switch mode {
+	case 0:
+		return "none"
+	case 1:
+		return "strict"
+	case 2:
+		return "filter"
+	}
+	return "unknown"
 }

@@ -77,10 +77,10 @@ func probeMemfdSecret() MemfdSecret {
 func probeSeccomp() Seccomp {
 	mode, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0)
 	if err != nil {
-		return Seccomp{Mode: -1, Item: Item{Status: DoesNotHold, Err: err,
+		return Seccomp{Mode: -1, Now: seccompNow(-1), Item: Item{Status: DoesNotHold, Err: err,
 			Why: "prctl(PR_GET_SECCOMP) fails (" + err.Error() + "): this kernel has no seccomp"}}
 	}
-	s := Seccomp{Mode: mode}
+	s := Seccomp{Mode: mode, Now: seccompNow(mode)}
 	actions, err := readString("/proc/sys/kernel/seccomp/actions_avail")
 	if err != nil {
 		s.Item = Item{Status: DoesNotHold, Err: err,

@@ -15,7 +15,7 @@ func Probe() Report {
 	return Report{
 		Memlock:     probeMemlock(),
 		MemfdSecret: MemfdSecret{Item: unsupported("memfd_secret")},
-		Seccomp:     Seccomp{Mode: -1, Item: unsupported("seccomp")},
+		Seccomp:     Seccomp{Mode: -1, Now: seccompNow(-1), Item: unsupported("seccomp")},
 		Cgroup:      Cgroup{Item: unsupported("cgroup v2")},
 		Swap:        Swap{Item: unsupported("/proc/swaps")},
 		InitOnFree:  InitOnFree{Item: unsupported("init_on_free")},

@@ -5,7 +5,7 @@ need_build_deps() {
 		if [ -x /usr/local/go/bin/go ]; then
 			export PATH="/usr/local/go/bin:$PATH"
 		else
-			echo "ningen: Go is missing: install Go 1.26 or newer (https://go.dev/dl) and retry" >&2
+			echo "ningen: Go is missing: install Go 1.26.8 or newer (https://go.dev/dl) and retry" >&2
 			exit 1
 		fi
 	fi
