@@ -170,6 +170,14 @@ func TestSlipsNeverShowValue(t *testing.T) {
 		wantExit(t, s, st, 2)
 		noLeak(t, s, []byte(letters), []byte(strings.ToLower(letters)))
 	})
+	t.Run("as-placeholder", func(t *testing.T) {
+		t.Parallel()
+		flag := filepath.Join(t.TempDir(), "started")
+		s, st := runSession(t, opts{}, "run", "-s", known, "--", "touch", flag, "{{fd:"+value+"}}")
+		wantExit(t, s, st, 2)
+		fileMustNotExist(t, flag)
+		noLeak(t, s, []byte(value), []byte(strings.ToLower(value)))
+	})
 	t.Run("as-argument", func(t *testing.T) {
 		t.Parallel()
 		s, st := runSession(t, opts{}, value)

@@ -3,8 +3,11 @@ package launcher
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // Mode is how a secret reaches the child (SPEC §4).
@@ -51,7 +54,8 @@ func ExpandArgs(args []string, fds map[string]int) ([]string, error) {
 			sub := placeholder.FindStringSubmatch(m)
 			fd, ok := fds[sub[2]]
 			if !ok {
-				bad = fmt.Errorf("argument %d: %s names no secret delivered by descriptor", i+1, m)
+				bad = fmt.Errorf("argument %d: {{%s:…}} names no secret delivered by descriptor (not shown, in case it is a value)%s",
+					i+1, sub[1], byDescriptor(fds))
 				return m
 			}
 			if sub[1] == "path" {
@@ -64,6 +68,15 @@ func ExpandArgs(args []string, fds map[string]int) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// byDescriptor lists the names of fds for an error: names are never
+// secret, and a mistyped one is not repeated.
+func byDescriptor(fds map[string]int) string {
+	if len(fds) == 0 {
+		return ": no secret is delivered by descriptor"
+	}
+	return ": by descriptor are " + strings.Join(slices.Sorted(maps.Keys(fds)), ", ")
 }
 
 // FDNumbers assigns child descriptors, in order, to the secrets delivered

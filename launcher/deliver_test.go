@@ -53,13 +53,20 @@ func TestExpandArgs(t *testing.T) {
 	}
 }
 
+// TestExpandArgsErrorNamesArgument: the error points at the argument and
+// lists the names it could have meant, but does not repeat the one given:
+// a token pasted there looks like a name.
 func TestExpandArgsErrorNamesArgument(t *testing.T) {
-	_, err := launcher.ExpandArgs([]string{"cmd", "ok", "--x={{path:MISSING}}"}, map[string]int{"A": 3})
+	_, err := launcher.ExpandArgs([]string{"cmd", "ok", "--x={{path:GHP_MISSING}}"}, map[string]int{"B": 4, "A": 3})
 	if err == nil {
 		t.Fatal("no error for an unknown name")
 	}
-	if !strings.Contains(err.Error(), "argument 3") || !strings.Contains(err.Error(), "{{path:MISSING}}") {
-		t.Errorf("error %q does not point at argument 3 and its placeholder", err)
+	msg := err.Error()
+	if !strings.Contains(msg, "argument 3") || !strings.Contains(msg, "{{path:") || !strings.Contains(msg, "A, B") {
+		t.Errorf("error %q does not point at argument 3 and its placeholder, with the names by descriptor", err)
+	}
+	if strings.Contains(msg, "GHP_MISSING") {
+		t.Errorf("error %q repeats the name given", err)
 	}
 }
 

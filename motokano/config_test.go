@@ -53,7 +53,7 @@ func TestParseErrors(t *testing.T) {
 		{"empty command", "[tools.e]\nkind = \"exec\"\ncommand = []\n", "t.toml:3: tools.e.command: want the command"},
 		{"command not a list", "[tools.e]\nkind = \"exec\"\ncommand = \"true\"\n", "t.toml:3: tools.e.command: want a list of strings"},
 		{"secret in argv", "[tools.e]\nkind = \"exec\"\ncommand = [\"echo\", \"{{secret:S}}\"]\n", "t.toml:3: tools.e.command: argument 2: {{secret:...}}"},
-		{"fd placeholder for env delivery", "[tools.e]\nkind = \"exec\"\ncommand = [\"cat\", \"{{path:S}}\"]\nsecrets = [\"S\"]\ndeliver = \"env\"\n", "t.toml:3: tools.e.command: argument 2: {{path:S}} names no secret"},
+		{"fd placeholder for env delivery", "[tools.e]\nkind = \"exec\"\ncommand = [\"cat\", \"{{path:S}}\"]\nsecrets = [\"S\"]\ndeliver = \"env\"\n", "t.toml:3: tools.e.command: argument 2: {{path:…}} names no secret delivered by descriptor (not shown, in case it is a value): no secret is delivered by descriptor"},
 		{"bad deliver", "[tools.e]\nkind = \"exec\"\ncommand = [\"true\"]\ndeliver = \"memfd\"\n", `t.toml:4: tools.e.deliver: "memfd"`},
 		{"bad timeout", "[tools.e]\nkind = \"exec\"\ncommand = [\"true\"]\ntimeout = \"soon\"\n", `t.toml:4: tools.e.timeout: "soon"`},
 		{"negative timeout", "[tools.e]\nkind = \"exec\"\ncommand = [\"true\"]\ntimeout = \"-1s\"\n", `t.toml:4: tools.e.timeout`},
