@@ -924,3 +924,44 @@ func TestSIGKILLRightAfterStart(t *testing.T) {
 		}
 	}
 }
+
+// TestFrozenWatchdog: a holder running as root moves the watchdog into a
+// frozen cgroup v1 freezer group and exits. A frozen process cannot die,
+// and ningen, which waited for the SIGKILLed watchdog without limit, hung
+// for ever after its exit line (the breaker's finding). It must end with
+// the child's code all the same, its group removed; the watchdog dies once
+// thawed. Root only, where the v1 freezer is mounted.
+func TestFrozenWatchdog(t *testing.T) {
+	t.Parallel()
+	m := newTrackMode(t, "cgroup")
+	const freezer = "/sys/fs/cgroup/freezer"
+	if _, err := os.Stat(filepath.Join(freezer, "cgroup.procs")); err != nil {
+		t.Skipf("needs the cgroup v1 freezer at %s: %v", freezer, err)
+	}
+	fz := filepath.Join(freezer, "ningen-e2e-"+newMarker(t))
+	if err := os.Mkdir(fz, 0o755); err != nil {
+		t.Skipf("cannot make a v1 freezer group: %v", err)
+	}
+	thaw := func() { _ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("THAWED"), 0) }
+	t.Cleanup(func() {
+		thaw()
+		for range 100 { // the thawed watchdog, SIGKILLed, leaves the group as it dies
+			if err := unix.Rmdir(fz); err == nil || errors.Is(err, unix.ENOENT) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Errorf("freezer group %s left behind", fz)
+	})
+	// Every child of ningen but the shell itself is the watchdog.
+	script := `for f in /proc/$PPID/task/*/children; do for p in $(cat "$f"); do
+	[ "$p" = $$ ] || echo "$p" > "$1/cgroup.procs" || exit 9
+done; done
+echo FROZEN > "$1/freezer.state" || exit 9
+exit 4`
+	s := start(t, opts{prefix: m.prefix}, m.args([]string{"--grace", "0"}, "sh", "-c", script, "sh", fz)...)
+	go func() { <-s.done; thaw() }() // the watchdog holds ningen's stderr open until it dies
+	st := s.wait()
+	wantExit(t, s, st, 4)
+	m.checkGroupsGone(t)
+}

@@ -101,17 +101,17 @@ func (s *Session) Gone() <-chan struct{} {
 // orphan that died just before and was not reaped yet).
 func (s *Session) Kill() (int, error) {
 	s.ending.Store(true)
+	begun := time.Now()
 	before := s.reaped.Load()
 	var cgErr error
 	if s.cg != nil {
 		cgErr = s.cg.signalKill() // the sweep below runs whatever happens here
 		go warmScan()             // the sweep's look after the kill finds its files open
 		if cgErr == nil {
-			s.retireWatchdog() // every member is bound to die: nothing is left to watch
 			cgErr = s.cg.waitEmpty(sweepLimit, s.cg.signalKill)
 		}
 	}
-	n, err := s.sweep()
+	n, err := s.sweep(begun)
 	killed := max(n, int(s.reaped.Load()-before))
 	if err == nil {
 		err = cgErr
@@ -133,10 +133,12 @@ func (s *Session) Kill() (int, error) {
 // started and never given back here: signal.Stop waits until the
 // runtime's signal delivery is idle, and the SIGCHLDs of a dying tree keep
 // it busy (80µs of one traced kill step of 11 processes).
-func (s *Session) sweep() (int, error) {
+//
+// Its limits count from begun, when the kill step began: a cgroup that
+// took long to empty has used up part of them.
+func (s *Session) sweep(begun time.Time) (int, error) {
 	s.sweeping.Store(true)
-	begun := time.Now()
-	progress := begun // the last round that killed a new holder
+	progress := begun // the last round that killed a new holder (or cgroup.kill)
 	if s.ownGroup {
 		_ = killGroup(s.pidfd) // the child's group, whole, first: forks in it cannot race this
 	}

@@ -27,8 +27,6 @@ func warmScan() {}
 // watchdogAttr: there is no watchdog off Linux (no cgroups), and no pidfd.
 func watchdogAttr(*int) *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
 
-func pidfdKill(int) error { return unix.ENOSYS }
-
 func growPipe(*os.File, int) {}
 
 var group atomic.Int64

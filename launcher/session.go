@@ -472,34 +472,37 @@ func (s *Session) collected(pid int, ws unix.WaitStatus) {
 	}
 }
 
-// Finish lets go of the spawning thread and the reaper, and ends the
-// watchdog. Call it after the holders are dead, and Close before ningen
-// exits.
+// Finish lets go of the spawning thread and the reaper. Call it after the
+// holders are dead, and Close before ningen exits.
 func (s *Session) Finish() {
 	select {
 	case <-s.release:
 	default:
 		close(s.release)
 	}
-	s.retireWatchdog()
 	s.tty.restore()
 }
 
-// Close reaps the watchdog, so that ningen's parent never inherits it,
-// removes the session's cgroup, emptied by Kill, and closes the child's
-// pidfd. Its error is the group's removal's: the group is left behind,
-// empty, for the next start to clean up.
+// Close removes the session's cgroup, emptied by Kill, then ends and
+// reaps the watchdog, so that ningen's parent never inherits it, and
+// closes the child's pidfd. The watchdog goes last: ningen killed before
+// the group is gone leaves it to the watchdog. Its error is the group's
+// removal's; the watchdog is then left running, to try again once ningen
+// has exited, and a start after that cleans up what it could not.
 func (s *Session) Close() error {
 	signal.Stop(s.sweepChld)
-	s.stopWatchdog()
 	if s.pidfd >= 0 {
 		_ = syscall.Close(s.pidfd)
 		s.pidfd = -1
 	}
-	if s.cg == nil {
-		return nil
+	var err error
+	if s.cg != nil {
+		err = s.cg.remove()
 	}
-	return s.cg.remove()
+	if err == nil {
+		s.stopWatchdog()
+	}
+	return err
 }
 
 // Tracking says which mode follows the holders, and why.

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Preparation is the part of a start that needs no secret: the session's
@@ -139,26 +142,6 @@ var watchdogPidfd atomic.Int32
 
 func init() { watchdogPidfd.Store(-1) }
 
-// retireWatchdog SIGKILLs the watchdog without waiting for it: the reaper
-// collects it with the holders, and stopWatchdog makes sure it is gone.
-// Through its pidfd; else under reapMu, and only while it is unreaped, so
-// the pid is still its own. (Waiting for reapMu would mean waiting for the
-// reaper to collect the whole killed tree first.)
-func (s *Session) retireWatchdog() {
-	if fd := int(watchdogPidfd.Load()); fd >= 0 {
-		_ = pidfdKill(fd)
-		return
-	}
-	if watchdogPid.Load() == 0 {
-		return // none, or reaped already
-	}
-	s.reapMu.Lock()
-	defer s.reapMu.Unlock()
-	if pid := int(watchdogPid.Load()); pid != 0 {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-}
-
 // stopWatchdog ends the watchdog once the group is gone, and reaps it, so
 // that ningen's own parent never inherits it. Under reapMu, so the reaper
 // cannot reap it first and free its pid.
@@ -169,16 +152,43 @@ func (s *Session) stopWatchdog() {
 }
 
 // stopWatchdog kills and reaps the watchdog; with a session, only under its
-// reapMu.
+// reapMu. It waits a second at most: a holder running as root can freeze
+// the watchdog (the v1 freezer), and a frozen process cannot die. One left
+// behind dies when thawed, and whoever adopts it reaps it.
 func stopWatchdog() {
-	if fd := int(watchdogPidfd.Swap(-1)); fd >= 0 {
-		_ = syscall.Close(fd)
-	}
 	pid := int(watchdogPid.Swap(0))
+	fd := int(watchdogPidfd.Swap(-1))
+	if fd >= 0 {
+		defer syscall.Close(fd)
+	}
 	if pid == 0 {
 		return
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
-	var ws syscall.WaitStatus
-	_, _ = syscall.Wait4(pid, &ws, 0, nil)
+	reapWithin(pid, fd, time.Second)
+}
+
+// reapWithin reaps pid, a child of ningen's that was just SIGKILLed, if it
+// dies within limit: watched through its pidfd fd where there is one, else
+// looked at every millisecond.
+func reapWithin(pid, fd int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	if fd >= 0 {
+		for left := time.Until(deadline); left > 0; left = time.Until(deadline) {
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			if n, err := unix.Poll(fds, int(left/time.Millisecond)+1); n == 1 || (err != nil && err != unix.EINTR) {
+				break
+			}
+		}
+	}
+	for {
+		var ws syscall.WaitStatus
+		if got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); got == pid || (err != nil && err != syscall.EINTR) {
+			return
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
