@@ -427,7 +427,7 @@ func TestForkExitChainsDie(t *testing.T) {
 	chain := buildC(t, "chain")
 	eachMode(t, func(t *testing.T, m trackMode) {
 		for i := range 40 {
-			if !chainsDie(t, m, i, chain, "4", "20") {
+			if !chainsDie(t, m, i, chain, "", "4", "20") {
 				return
 			}
 		}
@@ -436,11 +436,24 @@ func TestForkExitChainsDie(t *testing.T) {
 
 // chainsDie runs `chain MARKER ARGS...` under ningen with --grace 0, for
 // run i, and checks that the session ends cleanly with every link dead.
-func chainsDie(t *testing.T, m trackMode, i int, chain string, args ...string) bool {
+// With storm "" the session ends as the chains start, by the child's exit;
+// otherwise the chains storm for that many seconds, the child says ready
+// and stays, and SIGTERM to ningen ends the session: under a hundred
+// chains the child's own exit could take 15s, its unmapping of the binary
+// queued behind their forks (exit_mmap, found in /proc/PID/stack).
+func chainsDie(t *testing.T, m trackMode, i int, chain string, storm string, args ...string) bool {
 	t.Helper()
 	marker := newMarker(t)
-	s := start(t, opts{marker: marker, prefix: m.prefix},
+	var env []string
+	if storm != "" {
+		env = []string{"CHAIN_STORM=" + storm, "CHAIN_HOLD=1"}
+	}
+	s := start(t, opts{marker: marker, prefix: m.prefix, env: env},
 		m.args([]string{"--grace", "0"}, append([]string{chain, marker}, args...)...)...)
+	if storm != "" {
+		s.out.await(t, "the chains' storm", hasPrefix("ready"))
+		s.signal(syscall.SIGTERM)
+	}
 	st := s.wait()
 	if left := survivors(marker); len(left) > 0 {
 		t.Fatalf("run %d: alive when ningen exited: %v", i, left)
@@ -448,7 +461,11 @@ func chainsDie(t *testing.T, m trackMode, i int, chain string, args ...string) b
 	// A link that escaped stops once it finds ningen gone; one the look
 	// above missed in mid-fork is found here.
 	awaitNoneMarked(t, marker)
-	wantExit(t, s, st, 0)
+	if storm != "" {
+		wantSignaled(t, s, st, syscall.SIGTERM) // re-raised, as ningen does
+	} else {
+		wantExit(t, s, st, 0)
+	}
 	m.checkGroupsGone(t)
 	s.err.awaitEOF(t)
 	kill, _, _ := sequence(t, s.err.Lines())
@@ -464,13 +481,16 @@ func chainsDie(t *testing.T, m trackMode, i int, chain string, args ...string) b
 // old reaper, taking orphans first, did not even see the child exit in
 // cgroup mode. They stay in the child's process group, which the kill step
 // signals whole first, through the child's pidfd (the sweep alone left
-// some alive 3 runs in 5). The session ends by the child's exit, every
-// link dies, and the kill step reports no error. The chains would run for
-// 30s on their own, so a kill step that only kept up with them would end
-// in its own limit, with an error. In cgroup mode this tree once kept the
-// kill step from its write to cgroup.kill for seconds: it reaped first,
-// and ningen, one process among a hundred busy ones, had to wait for the
-// reaper's lock.
+// some alive 3 runs in 5). The chains storm for half a second, enough to
+// pile up thousands of zombies for ningen to reap while it gets a
+// hundredth of the CPU; then SIGTERM ends the session, every link dies,
+// and the kill step reports no error. The chains would run for 30s on
+// their own, so a kill step that only kept up with them would end in its
+// own limit, with an error. In cgroup mode this tree once
+// kept the kill step from its write to cgroup.kill for seconds: it reaped
+// first, and had to wait for the reaper's lock. (The chains used to start
+// one by one inside their own storm, which once took more than the test's
+// 20s on a loaded machine: now they wait at a gate until all are made.)
 //
 // A storm like this one starves whatever runs beside it and can use up
 // the pids, so it is off unless NINGEN_STRESS=1, which scripts/test.sh
@@ -487,7 +507,7 @@ func TestThreadedChainsDie(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := newTrackMode(t, name)
 			for i := range 3 {
-				if !chainsDie(t, m, i, chain, "100", "30", "thread") {
+				if !chainsDie(t, m, i, chain, "0.5", "100", "30", "thread") {
 					return
 				}
 			}

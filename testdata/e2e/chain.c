@@ -4,7 +4,9 @@
  * TestThreadedChainsDie). The marker only sits in argv, where the test
  * finds every link in /proc/PID/cmdline.
  *
- * It starts N chains, prints "ready" and exits 0, which ends the session.
+ * It starts N chains, sets them going, and $CHAIN_STORM seconds later (at
+ * once by default) prints "ready" and exits 0, which ends the session; with
+ * CHAIN_HOLD set it stays instead, for a signal to end the session.
  * Each link of a chain forks the next and exits at once, so that a look at
  * the tree keeps finding links gone by the time it reads them, while their
  * successors have been handed to ningen, the subreaper. With "thread", a
@@ -79,15 +81,38 @@ int main(int argc, char **argv)
 	threaded = argc == 5;
 	ningen = getppid();
 	pid_t self = getpid();
+	/* The chains wait at this gate, the pipe's read end, until it reads
+	 * end-of-file, once this process closes the last write end: so the
+	 * start of n chains is not slowed by the storm of the first ones. The
+	 * storm then runs for $CHAIN_STORM seconds (0 by default) before this
+	 * process exits: half a second piles up zombies and starves ningen as
+	 * the session ends. */
+	const char *st = getenv("CHAIN_STORM");
+	double storm = st ? atof(st) : 0;
+	int gate[2];
+	if (pipe(gate) != 0)
+		return 1;
 	for (int i = 0; i < n; i++) {
 		pid_t p = fork();
 		if (p < 0)
 			return 1;
 		if (p > 0)
 			continue;
+		close(gate[1]);
+		char c;
+		while (read(gate[0], &c, 1) > 0)
+			;
+		close(gate[0]);
 		forker = self;
 		next();
 	}
+	close(gate[1]);
+	struct timespec wait = {(time_t)storm, (long)((storm - (time_t)storm) * 1e9)};
+	nanosleep(&wait, NULL);
 	printf("ready\n");
+	fflush(stdout);
+	if (getenv("CHAIN_HOLD"))
+		for (;;)
+			pause();
 	return 0;
 }
