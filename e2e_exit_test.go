@@ -386,3 +386,24 @@ func TestFDSourceNotInherited(t *testing.T) {
 		})
 	}
 }
+
+// TestShortFlagClusterNotShown: kong names the first unknown letter of a
+// cluster of short flags; from a cluster that looks like a pasted value
+// ("-SECRET…", "-qSECRET…") that letter is the value's, and is not shown.
+// A short mistyped flag still is.
+func TestShortFlagClusterNotShown(t *testing.T) {
+	t.Parallel()
+	value := "Zq" + string(randSecret(t))
+	for _, arg := range []string{"-" + value, "-q" + value} {
+		s, st := runSession(t, opts{}, "run", arg, "--", "true")
+		wantExit(t, s, st, 2)
+		if err := strings.Join(s.err.Lines(), "\n"); strings.Contains(err, "-Z") || strings.Contains(err, value) {
+			t.Errorf("%q: stderr shows the cluster's letter:\n%s", arg, err)
+		}
+	}
+	s, st := runSession(t, opts{}, "run", "-x", "--", "true")
+	wantExit(t, s, st, 2)
+	if err := strings.Join(s.err.Lines(), "\n"); !strings.Contains(err, "unknown flag -x") {
+		t.Errorf("-x: stderr does not name the mistyped flag:\n%s", err)
+	}
+}

@@ -143,6 +143,27 @@ func run(args []string) int {
 // place, and is not repeated.
 var plainWord = regexp.MustCompile(`^(-{0,2}[a-z][a-z-]{0,23}|(\.{0,2}/|~/)[A-Za-z0-9._/-]*)$`)
 
+// unknownShort is kong's word for a cluster of short flags that starts
+// with no flag it knows: it names the cluster's first letter.
+var unknownShort = regexp.MustCompile(`unknown flag -([^-\s,])`)
+
+// hideShortFlag takes that letter out when it comes from a cluster that is
+// no plain word: "-SECRET…" (or "-qSECRET…", after the known -q) is more
+// likely a pasted value than mistyped flags, and the letter is the value's.
+func hideShortFlag(msg string, args []string) string {
+	m := unknownShort.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	for _, a := range args {
+		cluster := len(a) >= 4 && a[0] == '-' && a[1] != '-'
+		if cluster && strings.Contains(a[1:], m[1]) && !plainWord.MatchString(a) {
+			return strings.Replace(msg, m[0], "unknown flag (not shown, in case it is a value)", 1)
+		}
+	}
+	return msg
+}
+
 // parseError is kong's message with every argument that is not a plain
 // word, or either part around its first '=', taken out: a base64 value
 // ends in '=' padding. Kong may quote it changed in
@@ -154,6 +175,7 @@ func parseError(err error, args []string) string {
 	if i := strings.Index(msg, ": time: "); i >= 0 {
 		msg = msg[:i] + " (such as 90s, 15m or 1h30m)"
 	}
+	msg = hideShortFlag(msg, args)
 	for _, a := range args {
 		parts := []string{a}
 		if k, v, ok := strings.Cut(a, "="); ok {

@@ -104,9 +104,13 @@ func newCgroup() (*cgroup, error) {
 // alive die here, on the next start. It returns how many it removed.
 //
 // Pids differ between pid namespaces, start times do not: a group's maker
-// counts as alive if its pid has that start time, or if any process in
-// the parent group (where a ningen stays) has it. A ningen outside the
-// initial pid namespace, which may not see the makers at all, judges none.
+// counts as alive if its pid has that start time, or if a process in the
+// parent group (where a ningen stays) has that start time and, in its own
+// pid namespace, that pid. The start time alone, in clock ticks, is shared
+// by whatever started in the same tick: a shell that started ningen kept
+// a crashed session's group, and its holders, alive (a breaker's finding).
+// A ningen outside the initial pid namespace, which may not see the makers
+// at all, judges none.
 func CleanStale(parent string) int {
 	if !initialPidNamespace() {
 		return 0
@@ -116,16 +120,16 @@ func CleanStale(parent string) int {
 		return 0
 	}
 	n := 0
-	var starts map[string]bool
+	var starts map[maker]bool
 	for _, e := range entries {
 		pid, start, ok := groupOwner(e.Name())
 		if !e.IsDir() || !ok || ownerAlive(pid, start) {
 			continue
 		}
 		if starts == nil {
-			starts = startTimes(filepath.Join(parent, "cgroup.procs"))
+			starts = makers(filepath.Join(parent, "cgroup.procs"))
 		}
-		if starts[start] || starts[""] {
+		if starts[maker{pid, start}] || starts[maker{}] {
 			continue
 		}
 		cg := &cgroup{dir: filepath.Join(parent, e.Name()), fd: -1}
@@ -169,20 +173,47 @@ func ownerAlive(pid int, start string) bool {
 	return st != "" && st == start
 }
 
-// startTimes lists the start times of the processes in a cgroup.procs file.
-func startTimes(procs string) map[string]bool {
+// maker is a process as a group's name records it: its pid in its own
+// pid namespace, and its start time.
+type maker struct {
+	pid   int
+	start string
+}
+
+// makers lists the processes in a cgroup.procs file as makers; the zero
+// maker stands for "cannot tell", which calls every group alive.
+func makers(procs string) map[maker]bool {
 	b, err := os.ReadFile(procs)
-	starts := map[string]bool{}
+	ms := map[maker]bool{}
 	if err != nil {
-		starts[""] = true // cannot tell: call everyone alive
-		return starts
+		ms[maker{}] = true
+		return ms
 	}
 	for _, f := range bytes.Fields(b) {
 		if pid, err := strconv.Atoi(string(f)); err == nil {
-			starts[startTime(pid)] = true
+			ms[maker{ownPid(pid), startTime(pid)}] = true
 		}
 	}
-	return starts
+	return ms
+}
+
+// ownPid is pid as the process sees itself: the last NSpid of its
+// status, or pid where there is none (Linux before 4.1).
+func ownPid(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return pid
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
+			if f := strings.Fields(v); len(f) > 0 {
+				if n, err := strconv.Atoi(f[len(f)-1]); err == nil {
+					return n
+				}
+			}
+		}
+	}
+	return pid
 }
 
 // initialPidNamespace reports whether ningen runs in the host's pid

@@ -170,7 +170,7 @@ func testParent(t *testing.T) string {
 
 // sleeperIn starts `sleep 1000` inside group dir and reaps it when it dies;
 // the channel is closed then.
-func sleeperIn(t *testing.T, dir string) (int, <-chan struct{}) {
+func sleeperIn(t *testing.T, dir string, cloneflags ...uintptr) (int, <-chan struct{}) {
 	t.Helper()
 	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -179,6 +179,9 @@ func sleeperIn(t *testing.T, dir string) (int, <-chan struct{}) {
 	defer unix.Close(fd)
 	cmd := exec.Command("sleep", "1000")
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	for _, f := range cloneflags {
+		cmd.SysProcAttr.Cloneflags |= f
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -230,6 +233,12 @@ func TestCleanStale(t *testing.T) {
 	_ = cmd.Wait()
 	self, selfStart := os.Getpid(), startTime(os.Getpid())
 	n, _ := strconv.ParseUint(selfStart, 10, 64)
+	// Processes in the parent group, where a ningen stays: one in the
+	// initial pid namespace, one that is pid 1 of its own.
+	member, _ := sleeperIn(t, parent)
+	memberStart := startTime(member)
+	inner, _ := sleeperIn(t, parent, syscall.CLONE_NEWPID)
+	innerStart := startTime(inner)
 
 	groups := []struct {
 		name  string
@@ -237,6 +246,11 @@ func TestCleanStale(t *testing.T) {
 	}{
 		{groupPrefix + strconv.Itoa(gonePid) + "." + goneStart + "-0badc0de", true},
 		{groupPrefix + strconv.Itoa(self) + "." + strconv.FormatUint(n+1, 10) + "-0badcafe", true},
+		// A dead maker's pid with the start time of a live process that is
+		// not it (here forced; a shell started in the same tick, for real).
+		{groupPrefix + strconv.Itoa(gonePid) + "." + memberStart + "-0ddba11e", true},
+		// A live maker in a pid namespace of its own: pid 1 there.
+		{groupPrefix + "1." + innerStart + "-0ddba11f", false},
 		{groupName(self), false},
 		{groupPrefix + strconv.Itoa(gonePid) + "-0badf00d", false},
 		{"not-ningen-" + strconv.Itoa(gonePid) + "." + goneStart + "-00c0ffee", false},
@@ -245,8 +259,8 @@ func TestCleanStale(t *testing.T) {
 	for i, g := range groups {
 		_, done[i] = sleeperIn(t, mustMkdir(t, filepath.Join(parent, g.name)))
 	}
-	if got := CleanStale(parent); got != 2 {
-		t.Errorf("CleanStale = %d, want 2", got)
+	if got := CleanStale(parent); got != 3 {
+		t.Errorf("CleanStale = %d, want 3", got)
 	}
 	for i, g := range groups {
 		_, err := os.Stat(filepath.Join(parent, g.name))
