@@ -273,7 +273,7 @@ func (r *RunCmd) Run() error {
 	seq.Holders = holders
 	seq.Wipe = func() (int, error) { _ = tools.Close(); sess.CloseDeliveries(); return v.Close() }
 	seq.Exit = func(e signals.Exit) {
-		if err := sess.Close(); err != nil { // an empty group left: no holder, no secret
+		if err := sess.Close(); err != nil { // the group is left to the watchdog and the next start
 			audit.event("cleanup", field{"error", err})
 		}
 		exitAfterAudit(e)

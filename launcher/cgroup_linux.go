@@ -120,16 +120,16 @@ func CleanStale(parent string) int {
 		return 0
 	}
 	n := 0
-	var starts map[maker]bool
+	var starts map[string][]int
 	for _, e := range entries {
 		pid, start, ok := groupOwner(e.Name())
 		if !e.IsDir() || !ok || ownerAlive(pid, start) {
 			continue
 		}
 		if starts == nil {
-			starts = makers(filepath.Join(parent, "cgroup.procs"))
+			starts = startTimes(filepath.Join(parent, "cgroup.procs"))
 		}
-		if starts[maker{pid, start}] || starts[maker{}] {
+		if madeBy(starts, pid, start) {
 			continue
 		}
 		cg := &cgroup{dir: filepath.Join(parent, e.Name()), fd: -1}
@@ -173,34 +173,44 @@ func ownerAlive(pid int, start string) bool {
 	return st != "" && st == start
 }
 
-// maker is a process as a group's name records it: its pid in its own
-// pid namespace, and its start time.
-type maker struct {
-	pid   int
-	start string
-}
-
-// makers lists the processes in a cgroup.procs file as makers; the zero
-// maker stands for "cannot tell", which calls every group alive.
-func makers(procs string) map[maker]bool {
+// startTimes lists the processes in a cgroup.procs file by start time;
+// the "" entry stands for "cannot tell", which calls every group alive.
+func startTimes(procs string) map[string][]int {
 	b, err := os.ReadFile(procs)
-	ms := map[maker]bool{}
+	starts := map[string][]int{}
 	if err != nil {
-		ms[maker{}] = true
-		return ms
+		starts[""] = nil
+		return starts
 	}
 	for _, f := range bytes.Fields(b) {
 		if pid, err := strconv.Atoi(string(f)); err == nil {
-			ms[maker{ownPid(pid), startTime(pid)}] = true
+			if st := startTime(pid); st != "" { // "": gone since it was listed
+				starts[st] = append(starts[st], pid)
+			}
 		}
 	}
-	return ms
+	return starts
+}
+
+// madeBy reports whether one of starts, listed by startTimes, is the maker
+// with that start time and, in its own pid namespace, that pid. Only the
+// processes that started in the maker's clock tick are read again.
+func madeBy(starts map[string][]int, pid int, start string) bool {
+	if _, unknown := starts[""]; unknown {
+		return true
+	}
+	for _, p := range starts[start] {
+		if ownPid(p) == pid {
+			return true
+		}
+	}
+	return false
 }
 
 // ownPid is pid as the process sees itself: the last NSpid of its
 // status, or pid where there is none (Linux before 4.1).
 func ownPid(pid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	b, err := readProc("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return pid
 	}
@@ -404,7 +414,7 @@ func RunWatchdog(pid int, dir string) error {
 	case err != nil:
 		return fmt.Errorf("watchdog: pidfd_open %d: %w", pid, err)
 	default:
-		waitExit(fd)
+		waitExit(fd, -1)
 	}
 	if _, err := os.Stat(dir); err != nil {
 		return nil // ningen ended the session and removed its group
@@ -414,14 +424,4 @@ func RunWatchdog(pid int, dir string) error {
 		return fmt.Errorf("watchdog: %w", err)
 	}
 	return cg.remove()
-}
-
-// waitExit waits until the process of pidfd fd exits.
-func waitExit(fd int) {
-	for {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		if n, err := unix.Poll(fds, -1); n == 1 || (err != nil && !errors.Is(err, unix.EINTR)) {
-			return
-		}
-	}
 }

@@ -142,6 +142,12 @@ func (s *Session) sweep(begun time.Time) (int, error) {
 	if s.ownGroup {
 		_ = killGroup(s.pidfd) // the child's group, whole, first: forks in it cannot race this
 	}
+	if s.reap() {
+		// What the group kill (or cgroup.kill) took may be zombies by now:
+		// reaped, they may leave ningen childless, proven by one ECHILD with
+		// no list to read.
+		return 0, nil
+	}
 	killed := 0
 	for {
 		n, left := s.killChildren()

@@ -176,15 +176,6 @@ func appendPids(pids []int, b []byte) []int {
 func (s *Session) killChildren() (signalled, left int) {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
-	if s.rounds == 0 {
-		// What the group kill (or cgroup.kill) took may be zombies by now:
-		// reaped, they may leave ningen childless, proven by one ECHILD
-		// with no list to read.
-		if childlessNow, _ := s.reapLocked(reapBatch); childlessNow {
-			s.rounds++
-			return 0, 0
-		}
-	}
 	kids, exact := ownChildren()
 	if s.killed == nil {
 		s.killed = map[int]bool{}

@@ -168,7 +168,7 @@ func TestKillGroupByPidfd(t *testing.T) {
 	if err := killGroup(pidfd); err != nil {
 		t.Fatalf("killGroup through the reaped leader: %v", err)
 	}
-	if !exitsWithin(memberfd, 10*time.Second) {
+	if !waitExit(memberfd, 10*time.Second) {
 		t.Fatal("the group's member lives on")
 	}
 }
@@ -235,26 +235,9 @@ func TestKillBelow(t *testing.T) {
 	}
 	killUnder([]holderNode{{pid: cmd.Process.Pid, fd: -1}})
 	for i, fd := range fds {
-		if !exitsWithin(fd, 10*time.Second) {
+		if !waitExit(fd, 10*time.Second) {
 			t.Fatalf("process %d of the line (pid %d) lives on", i+1, below[i])
 		}
-	}
-}
-
-// exitsWithin waits, at most d, for the process of pidfd fd to exit.
-func exitsWithin(fd int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		left := time.Until(deadline)
-		if left < 0 {
-			return false
-		}
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, int(left/time.Millisecond)+1)
-		if err == unix.EINTR {
-			continue
-		}
-		return err == nil && n == 1
 	}
 }
 

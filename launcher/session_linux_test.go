@@ -117,7 +117,7 @@ func killFirst(t *testing.T, mode Tracking) {
 	}()
 	alive := 0
 	for _, fd := range fds {
-		if !exitsWithin(fd, 10*time.Second) {
+		if !waitExit(fd, 10*time.Second) {
 			alive++
 		}
 	}

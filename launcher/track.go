@@ -174,12 +174,7 @@ func stopWatchdog() {
 func reapWithin(pid, fd int, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	if fd >= 0 {
-		for left := time.Until(deadline); left > 0; left = time.Until(deadline) {
-			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			if n, err := unix.Poll(fds, int(left/time.Millisecond)+1); n == 1 || (err != nil && err != unix.EINTR) {
-				break
-			}
-		}
+		waitExit(fd, limit)
 	}
 	for {
 		var ws syscall.WaitStatus
@@ -190,5 +185,27 @@ func reapWithin(pid, fd int, limit time.Duration) {
 			return
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitExit waits until the process of pidfd fd exits, for limit at most
+// (for ever when limit < 0), and reports whether it did.
+func waitExit(fd int, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for {
+		ms := -1
+		if limit >= 0 {
+			left := time.Until(deadline)
+			if left < 0 {
+				return false
+			}
+			ms = int(left/time.Millisecond) + 1
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n == 1
 	}
 }
