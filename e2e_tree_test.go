@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,6 +87,29 @@ func (m trackMode) checkStart(t *testing.T, stderr []string) {
 		}
 	}
 	t.Fatalf("no start line:\n%s", strings.Join(stderr, "\n"))
+}
+
+// checkAdopted checks what reaper.py (stdout lines) reaped besides ningen
+// (pid ng): in cgroup mode the watchdog, adopted when it started, ended
+// with code 0, once ningen had removed the group; nothing else.
+func (m trackMode) checkAdopted(t *testing.T, lines []string, ng int) {
+	t.Helper()
+	comm := filepath.Base(ningenBin)
+	comm = comm[:min(len(comm), 15)] // the kernel's TASK_COMM_LEN
+	watchdogs := 0
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "reaped pid=") || strings.HasPrefix(l, "reaped pid="+strconv.Itoa(ng)+" ") {
+			continue
+		}
+		if m.group != "" && attr(l, "comm") == comm && attr(l, "code") == "0" {
+			watchdogs++
+			continue
+		}
+		t.Errorf("ningen left a process behind, reparented to its subreaper: %q", l)
+	}
+	if want := map[bool]int{true: 1}[m.group != ""]; watchdogs != want {
+		t.Errorf("reaper.py reaped %d watchdogs (comm %s, code 0), want %d:\n%s", watchdogs, comm, want, strings.Join(lines, "\n"))
+	}
 }
 
 // checkGroupsGone fails if a group ningen made is still there: a session
@@ -587,11 +611,7 @@ func TestStoppedAndTracedHoldersDie(t *testing.T) {
 		m.checkGroupsGone(t)
 		rs.wait()
 		rs.out.awaitEOF(t)
-		for _, l := range rs.out.Lines() {
-			if strings.HasPrefix(l, "reaped pid=") && !strings.HasPrefix(l, "reaped pid="+strconv.Itoa(ng)+" ") {
-				t.Errorf("ningen left a process behind, reparented to its subreaper: %q", l)
-			}
-		}
+		m.checkAdopted(t, rs.out.Lines(), ng)
 		m.checkStart(t, rs.err.Lines())
 		kill, _, _ := sequence(t, rs.err.Lines())
 		if e := attr(kill, "error"); e != "" {
@@ -650,10 +670,10 @@ func TestSIGKILLedNingen(t *testing.T) {
 
 // TestFailedStartLeavesNothing: the cgroup and its watchdog are made while
 // the secrets load; a start that then fails (a source that fails, a
-// command not found) removes the group and reaps the watchdog itself
-// rather than leave them to the watchdog. Run under a subreaper
-// (reaper.py), a watchdog ningen left would be reparented to it and show
-// up as reaped.
+// command not found) removes the group itself rather than leave it to the
+// watchdog, which then finds nothing to do. Run under a subreaper
+// (reaper.py), which adopts the watchdog, whatever else ningen left would
+// be reparented to it too and show up as reaped.
 func TestFailedStartLeavesNothing(t *testing.T) {
 	t.Parallel()
 	eachMode(t, func(t *testing.T, m trackMode) {
@@ -672,10 +692,11 @@ func TestFailedStartLeavesNothing(t *testing.T) {
 				ng := intField(t, rs.out.await(t, "ningen's pid", hasPrefix("started")), "pid")
 				rs.wait()
 				rs.out.awaitEOF(t)
-				want := fmt.Sprintf("reaped pid=%d code=%d", ng, tc.code)
-				if lines := rs.out.Lines(); len(lines) != 2 || lines[1] != want {
-					t.Errorf("reaper.py saw %q, want only ningen's start and %q", lines, want)
+				want := fmt.Sprintf("reaped pid=%d code=%d ", ng, tc.code)
+				if lines := rs.out.Lines(); !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, want) }) {
+					t.Errorf("reaper.py saw %q, want ningen's end %q", lines, want)
 				}
+				m.checkAdopted(t, rs.out.Lines(), ng)
 				m.checkGroupsGone(t)
 			})
 		}
@@ -946,11 +967,12 @@ func TestSIGKILLRightAfterStart(t *testing.T) {
 }
 
 // TestFrozenWatchdog: a holder running as root moves the watchdog into a
-// frozen cgroup v1 freezer group and exits. A frozen process cannot die,
-// and ningen, which waited for the SIGKILLed watchdog without limit, hung
-// for ever after its exit line (the breaker's finding). It must end with
-// the child's code all the same, its group removed; the watchdog dies once
-// thawed. Root only, where the v1 freezer is mounted.
+// frozen cgroup v1 freezer group and exits. A frozen process cannot die;
+// a ningen that waited for its SIGKILLed watchdog without limit hung for
+// ever after its exit line (the breaker's finding), and ningen waits for
+// none now. It must end with the child's code all the same, its group
+// removed; the watchdog ends once thawed. Root only, where the v1 freezer
+// is mounted.
 func TestFrozenWatchdog(t *testing.T) {
 	t.Parallel()
 	m := newTrackMode(t, "cgroup")
@@ -965,7 +987,7 @@ func TestFrozenWatchdog(t *testing.T) {
 	thaw := func() { _ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("THAWED"), 0) }
 	t.Cleanup(func() {
 		thaw()
-		for range 100 { // the thawed watchdog, SIGKILLed, leaves the group as it dies
+		for range 100 { // the thawed watchdog leaves the group as it ends
 			if err := unix.Rmdir(fz); err == nil || errors.Is(err, unix.ENOENT) {
 				return
 			}
@@ -973,10 +995,14 @@ func TestFrozenWatchdog(t *testing.T) {
 		}
 		t.Errorf("freezer group %s left behind", fz)
 	})
-	// Every child of ningen but the shell itself is the watchdog.
-	script := `for f in /proc/$PPID/task/*/children; do for p in $(cat "$f"); do
-	[ "$p" = $$ ] || echo "$p" > "$1/cgroup.procs" || exit 9
-done; done
+	// The watchdog is no child of ningen's: found by its argv.
+	script := `n=0
+for f in /proc/[0-9]*/cmdline; do
+	case "$(tr '\0' ' ' < "$f" 2>/dev/null)" in
+	*" watchdog --pid $PPID "*) p=${f#/proc/}; echo "${p%/cmdline}" > "$1/cgroup.procs" || exit 9; n=$((n + 1)) ;;
+	esac
+done
+[ "$n" = 1 ] || exit 8
 echo FROZEN > "$1/freezer.state" || exit 9
 exit 4`
 	s := start(t, opts{prefix: m.prefix}, m.args([]string{"--grace", "0"}, "sh", "-c", script, "sh", fz)...)

@@ -67,10 +67,12 @@ func (t ToolrunnerCmd) Run() error { return motokano.RunToolRunner(t.Socket) }
 type WatchdogCmd struct {
 	Pid    int    `required:""`
 	Cgroup string `required:"" type:"path"`
+	Pidfd  int    `required:"" help:"A pidfd of that ningen."`
+	Detach bool   `help:"Start the watchdog again as a grandchild, and exit."`
 }
 
 // Run waits for ningen to die and cleans up after it.
-func (w WatchdogCmd) Run() error { return launcher.RunWatchdog(w.Pid, w.Cgroup) }
+func (w WatchdogCmd) Run() error { return launcher.RunWatchdog(w.Pid, w.Cgroup, w.Pidfd, w.Detach) }
 
 // VersionCmd prints the version.
 type VersionCmd struct{}

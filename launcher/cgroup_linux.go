@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -393,28 +394,93 @@ func removeNested(dir string) {
 	}
 }
 
+// startWatchdog starts `ningen watchdog` (argv): a process with no secret,
+// outside the session's group, that kills and removes the group if ningen
+// dies without doing so itself (SIGKILL, OOM). It is best effort: if it
+// cannot start, PDEATHSIG still takes the direct child, and the next start
+// cleans up the group.
+//
+// It watches ningen through a pidfd that ningen opens on itself, so no pid
+// can be reused under it, and it is no child of ningen's: a short-lived
+// go-between (/bin/sh, or else ningen itself with --detach) starts it and
+// exits, and ningen waits for that exit before it makes itself the
+// subreaper (Start). The watchdog is then adopted by ningen's own nearest
+// subreaper, or init, and ningen's children are its holders and nothing
+// else: a wait's ECHILD proves the tree empty, with no list to read and no
+// process to leave out of it. A ningen that is the first process of a pid
+// namespace (a container's) would adopt it, and starts none: when it dies,
+// the kernel kills every process in its namespace.
+func startWatchdog(argv []string, dir string, stderr *os.File) {
+	if len(argv) == 0 || os.Getpid() == 1 || notSubreaper() != nil {
+		return
+	}
+	self, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(self)
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return
+	}
+	defer devnull.Close()
+	path, args := goBetween(append(append([]string(nil), argv...),
+		"--pid", strconv.Itoa(os.Getpid()), "--cgroup", dir, "--pidfd", "3"))
+	pid, err := syscall.ForkExec(path, args, &syscall.ProcAttr{
+		Files: []uintptr{devnull.Fd(), devnull.Fd(), stderr.Fd(), uintptr(self)},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return
+	}
+	var ws syscall.WaitStatus
+	for {
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != syscall.EINTR {
+			return
+		}
+	}
+}
+
+// shell runs argv in the background and exits: the quickest go-between,
+// about a quarter of a millisecond more than a bare exec, where another
+// exec of ningen costs a Go start, about two.
+var shell = "/bin/sh"
+
+// goBetween is what ningen starts so that argv runs as its grandchild,
+// whose parent has exited.
+func goBetween(argv []string) (string, []string) {
+	if unix.Access(shell, unix.X_OK) == nil {
+		return shell, append([]string{shell, "-c", `"$@" &`, "sh"}, argv...)
+	}
+	return argv[0], append(argv, "--detach")
+}
+
 // RunWatchdog is the body of `ningen watchdog`: it waits for the ningen
-// with the given pid to exit and then kills and removes the session's group
-// dir, which ningen removes itself when it ends normally. It holds no
-// secret: it is a fresh exec, started before the session's child. A ningen
-// that is gone before the watchdog gets to watch it (SIGKILLed right after
-// the start) has its group killed at once.
-func RunWatchdog(pid int, dir string) error {
+// with the given pid to exit, watched through pidfd, ningen's own, and then
+// kills and removes the session's group dir, which ningen removes itself
+// when it ends normally. It holds no secret: it is a fresh exec, started
+// before the session's child. A ningen that is gone before the watchdog
+// gets to watch it has its group killed at once.
+//
+// With detach it is the go-between of startWatchdog: it starts itself
+// again without detach, with pidfd as descriptor 3, and returns.
+func RunWatchdog(pid int, dir string, pidfd int, detach bool) error {
 	if owner, _, ok := groupOwner(filepath.Base(dir)); !ok || owner != pid {
 		return fmt.Errorf("watchdog: %s is not a group of ningen %d", dir, pid)
 	}
-	// Open first, then check the parent: while ningen is still the parent
-	// its pid cannot have been reused, so the pidfd is ningen's.
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err == nil {
-		defer unix.Close(fd)
+	if detach {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("watchdog: %w", err)
+		}
+		args := []string{exe, "watchdog", "--pid", strconv.Itoa(pid), "--cgroup", dir, "--pidfd", "3"}
+		if _, err := syscall.ForkExec(exe, args, &syscall.ProcAttr{Files: []uintptr{0, 1, 2, uintptr(pidfd)}}); err != nil {
+			return fmt.Errorf("watchdog: start: %w", err)
+		}
+		return nil
 	}
-	switch {
-	case os.Getppid() != pid: // ningen already died: nothing to wait for
-	case err != nil:
-		return fmt.Errorf("watchdog: pidfd_open %d: %w", pid, err)
-	default:
-		waitExit(fd, -1)
+	if !waitExit(pidfd, -1) {
+		return fmt.Errorf("watchdog: descriptor %d is no pidfd", pidfd)
 	}
 	if _, err := os.Stat(dir); err != nil {
 		return nil // ningen ended the session and removed its group

@@ -4,6 +4,7 @@ package launcher
 
 import (
 	"errors"
+	"os"
 	"time"
 )
 
@@ -24,5 +25,10 @@ func (*cgroup) signalKill() error { return nil }
 func (*cgroup) waitEmpty(time.Duration, func() error) error { return nil }
 func (*cgroup) remove() error                               { return nil }
 
+// There is no watchdog without cgroups.
+func startWatchdog([]string, string, *os.File) {}
+
 // RunWatchdog has nothing to watch without cgroups.
-func RunWatchdog(int, string) error { return errors.New("the watchdog needs cgroup v2 (Linux)") }
+func RunWatchdog(int, string, int, bool) error {
+	return errors.New("the watchdog needs cgroup v2 (Linux)")
+}

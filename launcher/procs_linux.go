@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,10 +42,14 @@ func killGroup(pidfd int) error {
 	return unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, unix.PIDFD_SIGNAL_PROCESS_GROUP)
 }
 
-// watchdogAttr starts the watchdog in a session of its own and asks the
-// kernel for its pidfd (left -1 where clone has no CLONE_PIDFD).
-func watchdogAttr(pidfd *int) *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setsid: true, PidFD: pidfd}
+// notSubreaper clears the subreaper mark that whoever exec'd ningen may
+// have left on it.
+func notSubreaper() error {
+	var on int32
+	if err := unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&on)), 0, 0, 0); err != nil || on == 0 {
+		return err
+	}
+	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 }
 
 // becomeSubreaper makes every orphan in the child's tree ningen's child.
@@ -122,7 +127,7 @@ func walk(children func(int) []int, state func(int) byte) tree {
 		p := queue[0]
 		queue = queue[1:]
 		for _, c := range children(p) {
-			if t.members[c] || exempt(c) {
+			if t.members[c] {
 				continue
 			}
 			t.members[c] = true
@@ -182,9 +187,6 @@ func (s *Session) killChildren() (signalled, left int) {
 	}
 	var fresh []holderNode // unreaped children of ningen: their numbers are their own
 	for _, pid := range slices.Backward(kids) {
-		if exempt(pid) {
-			continue
-		}
 		left++
 		if !s.killed[pid] && unix.Kill(pid, unix.SIGKILL) == nil {
 			s.killed[pid] = true

@@ -24,9 +24,6 @@ func becomeSubreaper() error { return nil }
 
 func warmScan() {}
 
-// watchdogAttr: there is no watchdog off Linux (no cgroups), and no pidfd.
-func watchdogAttr(*int) *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
-
 func growPipe(*os.File, int) {}
 
 var group atomic.Int64

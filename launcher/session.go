@@ -119,14 +119,20 @@ func Start(cfg Config, onExit func()) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := becomeSubreaper(); err != nil {
-		return nil, err
-	}
 	prep := cfg.Prepared
 	if prep == nil {
 		prep = Prepare(cfg.Track, cfg.Watchdog, cfg.Stderr)
 	}
 	s.cg, s.why, err = prep.take()
+	// Only now: the watchdog, started by the preparation, must not be
+	// adopted by ningen (see startWatchdog).
+	if serr := becomeSubreaper(); serr != nil {
+		signal.Stop(prep.sigchld)
+		if s.cg != nil {
+			_ = s.cg.remove()
+		}
+		return nil, serr
+	}
 	sigchld := prep.sigchld // asked for already
 	s.sweepChld = make(chan os.Signal, 1)
 	signal.Notify(s.sweepChld, syscall.SIGCHLD) // enabled already: no round trip
@@ -457,8 +463,6 @@ func (s *Session) collected(pid int, ws unix.WaitStatus) {
 		if pid == s.pid && !s.childReaped {
 			s.childStopped()
 		} // an orphan's stop is its own business: only deaths matter here
-	case watchdogPid.CompareAndSwap(int64(pid), 0):
-		// the watchdog died: never exempt its pid again
 	default:
 		s.reaped.Add(1)
 		if pid == s.pid && !s.childReaped { // once reaped, its pid may come back as an orphan's
@@ -483,26 +487,20 @@ func (s *Session) Finish() {
 	s.tty.restore()
 }
 
-// Close removes the session's cgroup, emptied by Kill, then ends and
-// reaps the watchdog, so that ningen's parent never inherits it, and
-// closes the child's pidfd. The watchdog goes last: ningen killed before
-// the group is gone leaves it to the watchdog. Its error is the group's
-// removal's; the watchdog is then left running, to try again once ningen
-// has exited, and a start after that cleans up what it could not.
+// Close removes the session's cgroup, emptied by Kill, and closes the
+// child's pidfd. Its error is the group's removal's. The watchdog, which
+// ends once ningen has exited, then tries again, and a start after that
+// cleans up what it could not.
 func (s *Session) Close() error {
 	signal.Stop(s.sweepChld)
 	if s.pidfd >= 0 {
 		_ = syscall.Close(s.pidfd)
 		s.pidfd = -1
 	}
-	var err error
-	if s.cg != nil {
-		err = s.cg.remove()
+	if s.cg == nil {
+		return nil
 	}
-	if err == nil {
-		s.stopWatchdog()
-	}
-	return err
+	return s.cg.remove()
 }
 
 // Tracking says which mode follows the holders, and why.

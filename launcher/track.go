@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -46,8 +45,8 @@ func Prepare(track Tracking, watchdog []string, stderr *os.File) *Preparation {
 	return p
 }
 
-// Abandon removes the group and stops the watchdog of a preparation no
-// session took over. It is safe on nil and after Start.
+// Abandon removes the group of a preparation no session took over; its
+// watchdog ends when ningen does. It is safe on nil and after Start.
 func (p *Preparation) Abandon() {
 	if p == nil || p.taken.Swap(true) {
 		return
@@ -55,7 +54,6 @@ func (p *Preparation) Abandon() {
 	<-p.done
 	signal.Stop(p.sigchld)
 	if p.cg != nil {
-		stopWatchdog()
 		_ = p.cg.remove()
 	}
 }
@@ -89,7 +87,6 @@ func (s *Session) dropCgroup(why string) {
 	if s.cg == nil {
 		return
 	}
-	s.stopWatchdog()
 	_ = s.cg.remove()
 	s.cg = nil
 	if why != "" {
@@ -102,90 +99,6 @@ func (s *Session) cgroupFD() int {
 		return -1
 	}
 	return s.cg.fd
-}
-
-// watchdogPid is the one child of ningen that is not a holder.
-var watchdogPid atomic.Int64
-
-func exempt(pid int) bool { return pid != 0 && int64(pid) == watchdogPid.Load() }
-
-// startWatchdog starts `ningen watchdog` (argv), a process with no secrets
-// that stays outside the session's cgroup dir and kills the group if ningen
-// itself dies without running the sequence (SIGKILL, OOM). It is best
-// effort: if it cannot start, PDEATHSIG still takes the direct child.
-func startWatchdog(argv []string, dir string, stderr *os.File) {
-	if len(argv) == 0 {
-		return
-	}
-	args := append(append([]string(nil), argv...), "--pid", strconv.Itoa(os.Getpid()), "--cgroup", dir)
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return
-	}
-	defer devnull.Close()
-	pidfd := -1
-	attr := &syscall.ProcAttr{
-		Files: []uintptr{devnull.Fd(), devnull.Fd(), stderr.Fd()},
-		Sys:   watchdogAttr(&pidfd),
-	}
-	pid, err := syscall.ForkExec(args[0], args, attr)
-	if err == nil {
-		watchdogPid.Store(int64(pid))
-		watchdogPidfd.Store(int32(pidfd))
-	}
-}
-
-// watchdogPidfd names the watchdog even once it is reaped, so signalling
-// it takes no lock; -1 without pidfds. Only stopWatchdog closes it, after
-// the kill step, so no other descriptor can take its number meanwhile.
-var watchdogPidfd atomic.Int32
-
-func init() { watchdogPidfd.Store(-1) }
-
-// stopWatchdog ends the watchdog once the group is gone, and reaps it, so
-// that ningen's own parent never inherits it. Under reapMu, so the reaper
-// cannot reap it first and free its pid.
-func (s *Session) stopWatchdog() {
-	s.reapMu.Lock()
-	defer s.reapMu.Unlock()
-	stopWatchdog()
-}
-
-// stopWatchdog kills and reaps the watchdog; with a session, only under its
-// reapMu. It waits a second at most: a holder running as root can freeze
-// the watchdog (the v1 freezer), and a frozen process cannot die. One left
-// behind dies when thawed, and whoever adopts it reaps it.
-func stopWatchdog() {
-	pid := int(watchdogPid.Swap(0))
-	fd := int(watchdogPidfd.Swap(-1))
-	if fd >= 0 {
-		defer syscall.Close(fd)
-	}
-	if pid == 0 {
-		return
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	reapWithin(pid, fd, time.Second)
-}
-
-// reapWithin reaps pid, a child of ningen's that was just SIGKILLed, if it
-// dies within limit: watched through its pidfd fd where there is one, else
-// looked at every millisecond.
-func reapWithin(pid, fd int, limit time.Duration) {
-	deadline := time.Now().Add(limit)
-	if fd >= 0 {
-		waitExit(fd, limit)
-	}
-	for {
-		var ws syscall.WaitStatus
-		if got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); got == pid || (err != nil && err != syscall.EINTR) {
-			return
-		}
-		if time.Now().After(deadline) {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // waitExit waits until the process of pidfd fd exits, for limit at most

@@ -4,7 +4,9 @@ stdout, every process it reaps, so a test can see how a process whose
 parent died (and which was reparented here) ended:
 
   started pid=P
-  reaped pid=P code=C      or   reaped pid=P signal=S
+  reaped pid=P code=C comm=NAME     or   reaped pid=P signal=S comm=NAME
+
+NAME is the process's comm, read while it is a zombie, before the reap.
 
 It exits once it has no child left.
 """
@@ -26,13 +28,20 @@ def main():
     os.write(1, b"started pid=%d\n" % pid)
     while True:
         try:
-            p, status = os.waitpid(-1, 0)
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
         except ChildProcessError:
             return
+        try:
+            with open("/proc/%d/comm" % info.si_pid, "rb") as f:
+                comm = f.read().strip()
+        except OSError:
+            comm = b"?"
+        p, status = os.waitpid(info.si_pid, 0)
         if os.WIFSIGNALED(status):
-            os.write(1, b"reaped pid=%d signal=%d\n" % (p, os.WTERMSIG(status)))
+            end = b"signal=%d" % os.WTERMSIG(status)
         else:
-            os.write(1, b"reaped pid=%d code=%d\n" % (p, os.WEXITSTATUS(status)))
+            end = b"code=%d" % os.WEXITSTATUS(status)
+        os.write(1, b"reaped pid=%d %s comm=%s\n" % (p, end, comm))
 
 
 if __name__ == "__main__":
