@@ -27,7 +27,7 @@ type RunCmd struct {
 	Deliver       []string      `sep:"none" placeholder:"[NAME=]MODE" help:"How secrets reach the child: fd (a pipe, named by NINGEN_FD_<NAME>; the default), memfd (a sealed memfd, re-readable), secretmem (a memfd_secret to mmap), env (its environment: visible in /proc) or none (kept for --tools only). NAME=MODE sets one secret. Repeatable."`
 	Env           []string      `sep:"none" placeholder:"NAME" help:"Deliver secret NAME through the environment (same as --deliver NAME=env). Repeatable."`
 	Raw           []string      `sep:"none" placeholder:"NAME" help:"Keep secret NAME's bytes as read: do not trim one trailing newline. Repeatable."`
-	TTL           time.Duration `name:"ttl" placeholder:"DURATION" help:"End the session DURATION after the command starts (exit 124)."`
+	TTL           time.Duration `name:"ttl" placeholder:"DURATION" help:"End the session DURATION after the command starts (exit 124); 0, the default, sets no limit."`
 	Grace         time.Duration `default:"2s" placeholder:"DURATION" help:"How long holders get between SIGTERM and SIGKILL; 0 kills at once. Default: ${default}."`
 	MaxSecretSize ByteSize      `default:"64KiB" placeholder:"SIZE" help:"Largest secret accepted (e.g. 64KiB, 2MiB). Default: ${default}."`
 	ExecTimeout   time.Duration `default:"30s" placeholder:"DURATION" help:"How long an exec: source may run. Default: ${default}."`

@@ -274,6 +274,7 @@ func TestKillUnderReusedPid(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := exec.Command("sh", "-c", `sleep 1000 & echo $!; wait $!; echo $?`)
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a miss kills its sleeper too
 		stdout, err := c.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -285,13 +286,13 @@ func TestKillUnderReusedPid(t *testing.T) {
 			u, out = c, bufio.NewReader(stdout)
 			break
 		}
-		_ = c.Process.Kill()
+		_ = unix.Kill(-c.Process.Pid, unix.SIGKILL)
 		_ = c.Wait()
 	}
 	if u == nil {
 		t.Skip("another process took the freed pid first, 20 times")
 	}
-	defer func() { _ = u.Process.Kill(); _ = u.Wait() }()
+	defer func() { _ = unix.Kill(-u.Process.Pid, unix.SIGKILL); _ = u.Wait() }()
 	line, err := out.ReadString('\n')
 	if err != nil {
 		t.Fatal(err)
