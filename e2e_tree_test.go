@@ -90,8 +90,9 @@ func (m trackMode) checkStart(t *testing.T, stderr []string) {
 }
 
 // checkAdopted checks what reaper.py (stdout lines) reaped besides ningen
-// (pid ng): in cgroup mode the watchdog, adopted when it started, ended
-// with code 0, once ningen had removed the group; nothing else.
+// (pid ng): in cgroup mode the watchdog, adopted when it started, and
+// retired by ningen once it had removed the group (SIGKILL; code 0 where
+// it ended on its own, seeing the group gone); nothing else.
 func (m trackMode) checkAdopted(t *testing.T, lines []string, ng int) {
 	t.Helper()
 	comm := filepath.Base(ningenBin)
@@ -101,14 +102,14 @@ func (m trackMode) checkAdopted(t *testing.T, lines []string, ng int) {
 		if !strings.HasPrefix(l, "reaped pid=") || strings.HasPrefix(l, "reaped pid="+strconv.Itoa(ng)+" ") {
 			continue
 		}
-		if m.group != "" && attr(l, "comm") == comm && attr(l, "code") == "0" {
+		if m.group != "" && attr(l, "comm") == comm && (attr(l, "code") == "0" || attr(l, "signal") == "9") {
 			watchdogs++
 			continue
 		}
 		t.Errorf("ningen left a process behind, reparented to its subreaper: %q", l)
 	}
 	if want := map[bool]int{true: 1}[m.group != ""]; watchdogs != want {
-		t.Errorf("reaper.py reaped %d watchdogs (comm %s, code 0), want %d:\n%s", watchdogs, comm, want, strings.Join(lines, "\n"))
+		t.Errorf("reaper.py reaped %d watchdogs (comm %s, code 0 or SIGKILL), want %d:\n%s", watchdogs, comm, want, strings.Join(lines, "\n"))
 	}
 }
 
@@ -995,19 +996,48 @@ func TestFrozenWatchdog(t *testing.T) {
 		}
 		t.Errorf("freezer group %s left behind", fz)
 	})
-	// The watchdog is no child of ningen's: found by its argv.
-	script := `n=0
-for f in /proc/[0-9]*/cmdline; do
-	case "$(tr '\0' ' ' < "$f" 2>/dev/null)" in
-	*" watchdog --pid $PPID "*) p=${f#/proc/}; echo "${p%/cmdline}" > "$1/cgroup.procs" || exit 9; n=$((n + 1)) ;;
-	esac
-done
-[ "$n" = 1 ] || exit 8
-echo FROZEN > "$1/freezer.state" || exit 9
+	script := onWatchdog(`echo "$p" > "$1/cgroup.procs"`) + `echo FROZEN > "$1/freezer.state" || exit 9
 exit 4`
 	s := start(t, opts{prefix: m.prefix}, m.args([]string{"--grace", "0"}, "sh", "-c", script, "sh", fz)...)
 	go func() { <-s.done; thaw() }() // the watchdog holds ningen's stderr open until it dies
 	st := s.wait()
 	wantExit(t, s, st, 4)
 	m.checkGroupsGone(t)
+}
+
+// TestStoppedWatchdog: a holder stops the watchdog (SIGSTOP, which any
+// process of the user may send) and exits. ningen must end with the
+// child's code, and a caller reading its stderr must reach the end at
+// once: the watchdog holds none of the caller's descriptors. Once ningen
+// has removed its group it retires the watchdog, stopped or not (through
+// the go-between's process group, Linux 6.9+). A breaker found a caller
+// that waited for the end of ningen's stderr until the watchdog was
+// continued by hand, 609s later.
+func TestStoppedWatchdog(t *testing.T) {
+	t.Parallel()
+	m := newTrackMode(t, "cgroup")
+	script := onWatchdog(`kill -STOP "$p" && echo "watchdog=$p"`) + "exit 5"
+	s := start(t, opts{prefix: m.prefix}, m.args([]string{"--grace", "0"}, "sh", "-c", script)...)
+	w := intField(t, s.out.await(t, "the watchdog, stopped", hasPrefix("watchdog=")), "watchdog")
+	wantExit(t, s, s.wait(), 5)
+	s.err.awaitEOF(t)
+	m.checkGroupsGone(t)
+	if !haveGroupSignal(t) {
+		t.Skip("needs Linux 6.9+ to retire the watchdog: pidfd_send_signal has no PIDFD_SIGNAL_PROCESS_GROUP")
+	}
+	awaitDead(t, w, "watchdog\x00--pid\x00"+strconv.Itoa(s.pid)+"\x00", "the stopped watchdog")
+}
+
+// onWatchdog is shell, for ningen's child, that runs action with $p set to
+// the pid of ningen's watchdog, found by its argv (it is no child of
+// ningen's), and exits 8 unless there is exactly one, 9 if action fails.
+func onWatchdog(action string) string {
+	return `n=0
+for f in /proc/[0-9]*/cmdline; do
+	case "$(tr '\0' ' ' < "$f" 2>/dev/null)" in
+	*" watchdog --pid $PPID "*) p=${f#/proc/}; p=${p%/cmdline}; ` + action + ` || exit 9; n=$((n + 1)) ;;
+	esac
+done
+[ "$n" = 1 ] || exit 8
+`
 }

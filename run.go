@@ -222,7 +222,7 @@ func (r *RunCmd) Run() error {
 	}
 	// The cgroup and its watchdog need no secret: they are made while the
 	// secrets load. After AtStart, so the watchdog inherits no descriptor.
-	prep := launcher.Prepare(launcher.Tracking(r.Track), watchdogArgv(), os.Stderr)
+	prep := launcher.Prepare(launcher.Tracking(r.Track), watchdogArgv())
 	audit := auditor{json: r.LogFormat == "json", quiet: r.Quiet}
 	platformNotice()
 	seq := &signals.Sequence{Grace: r.Grace, Exit: exitAfterAudit, Audit: audit.step}

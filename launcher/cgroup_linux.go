@@ -33,6 +33,9 @@ type cgroup struct {
 	// killer is cgroup.kill, opened for writing before the session starts:
 	// under ningen's seccomp filter no file can be opened for writing.
 	killer *os.File
+	// watchdog is a pidfd of the watchdog's go-between, whose process
+	// group the watchdog is in; -1 when there is none.
+	watchdog int
 }
 
 // Cgroup2Dir finds the cgroup v2 group ningen runs in: the 0:: line of
@@ -97,8 +100,12 @@ func newCgroup() (*cgroup, error) {
 		return nil, fmt.Errorf("open cgroup.kill: %w", err)
 	}
 	killer := os.NewFile(uintptr(kfd), "cgroup.kill")
-	return &cgroup{dir: dir, rel: filepath.Join(parentRel, name), fd: fd, killer: killer}, nil
+	return &cgroup{dir: dir, rel: filepath.Join(parentRel, name), fd: fd, killer: killer, watchdog: -1}, nil
 }
+
+// groupAt is the group at dir, made by another ningen: nothing of it is
+// open here.
+func groupAt(dir string) *cgroup { return &cgroup{dir: dir, fd: -1, watchdog: -1} }
 
 // CleanStale kills and removes every group under parent that a ningen
 // which is no longer running left behind. Holders a crashed session left
@@ -133,7 +140,7 @@ func CleanStale(parent string) int {
 		if madeBy(starts, pid, start) {
 			continue
 		}
-		cg := &cgroup{dir: filepath.Join(parent, e.Name()), fd: -1}
+		cg := groupAt(filepath.Join(parent, e.Name()))
 		if cg.kill() == nil && cg.remove() == nil {
 			n++
 		}
@@ -349,8 +356,10 @@ func (c *cgroup) waitEmpty(limit time.Duration, again func() error) error {
 // group takes a while to die.
 const rekillPause = 20 * time.Millisecond
 
-// remove deletes the group; right after a kill the kernel may still be
-// finishing, so it retries for a bounded time.
+// remove deletes the group, and then retires its watchdog; right after a
+// kill the kernel may still be finishing, so it retries for a bounded time.
+// A group it cannot remove keeps its watchdog, which tries again once
+// ningen has exited.
 func (c *cgroup) remove() error {
 	if c.fd >= 0 {
 		unix.Close(c.fd)
@@ -365,6 +374,7 @@ func (c *cgroup) remove() error {
 	for deadline := time.Now().Add(time.Second); ; pause = min(2*pause, 10*time.Millisecond) {
 		err = unix.Rmdir(c.dir)
 		if err == nil || errors.Is(err, unix.ENOENT) {
+			c.retireWatchdog()
 			return nil
 		}
 		if errors.Is(err, unix.EBUSY) {
@@ -395,22 +405,29 @@ func removeNested(dir string) {
 }
 
 // startWatchdog starts `ningen watchdog` (argv): a process with no secret,
-// outside the session's group, that kills and removes the group if ningen
-// dies without doing so itself (SIGKILL, OOM). It is best effort: if it
-// cannot start, PDEATHSIG still takes the direct child, and the next start
-// cleans up the group.
+// outside the group, that kills and removes the group if ningen dies
+// without doing so itself (SIGKILL, OOM). It is best effort: if it cannot
+// start, PDEATHSIG still takes the direct child, and the next start cleans
+// up the group.
 //
 // It watches ningen through a pidfd that ningen opens on itself, so no pid
 // can be reused under it, and it is no child of ningen's: a short-lived
-// go-between (/bin/sh, or else ningen itself with --detach) starts it and
-// exits, and ningen waits for that exit before it makes itself the
-// subreaper (Start). The watchdog is then adopted by ningen's own nearest
-// subreaper, or init, and ningen's children are its holders and nothing
-// else: a wait's ECHILD proves the tree empty, with no list to read and no
-// process to leave out of it. A ningen that is the first process of a pid
-// namespace (a container's) would adopt it, and starts none: when it dies,
-// the kernel kills every process in its namespace.
-func startWatchdog(argv []string, dir string, stderr *os.File) {
+// go-between (/bin/sh, or else ningen itself with --detach) starts it, in
+// a session and process group of the go-between's own, and exits; ningen
+// waits for that exit before it makes itself the subreaper (Start). The
+// watchdog is then adopted by ningen's own nearest subreaper, or init, and
+// ningen's children are its holders and nothing else: a wait's ECHILD
+// proves the tree empty, with no list to read and no process to leave out
+// of it. ningen keeps a pidfd of the go-between, which names that process
+// group even once the go-between is reaped, to retire the watchdog when the
+// group is gone (remove). A ningen that is the first process of a pid
+// namespace (a container's) would adopt the watchdog, and starts none: when
+// it dies, the kernel kills every process in its namespace.
+//
+// The watchdog gets no descriptor of the caller's: its standard streams
+// are /dev/null. One that held ningen's stderr kept a caller reading it to
+// the end waiting for as long as a holder kept the watchdog stopped.
+func (c *cgroup) startWatchdog(argv []string) {
 	if len(argv) == 0 || os.Getpid() == 1 || notSubreaper() != nil {
 		return
 	}
@@ -419,16 +436,18 @@ func startWatchdog(argv []string, dir string, stderr *os.File) {
 		return
 	}
 	defer unix.Close(self)
-	devnull, err := os.Open(os.DevNull)
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return
 	}
 	defer devnull.Close()
 	path, args := goBetween(append(append([]string(nil), argv...),
-		"--pid", strconv.Itoa(os.Getpid()), "--cgroup", dir, "--pidfd", "3"))
+		"--pid", strconv.Itoa(os.Getpid()), "--cgroup", c.dir, "--pidfd", "3"))
+	null := devnull.Fd()
+	gb := -1
 	pid, err := syscall.ForkExec(path, args, &syscall.ProcAttr{
-		Files: []uintptr{devnull.Fd(), devnull.Fd(), stderr.Fd(), uintptr(self)},
-		Sys:   &syscall.SysProcAttr{Setsid: true},
+		Files: []uintptr{null, null, null, uintptr(self)},
+		Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &gb},
 	})
 	if err != nil {
 		return
@@ -436,9 +455,23 @@ func startWatchdog(argv []string, dir string, stderr *os.File) {
 	var ws syscall.WaitStatus
 	for {
 		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != syscall.EINTR {
-			return
+			break
 		}
 	}
+	c.watchdog = gb
+}
+
+// retireWatchdog SIGKILLs the watchdog, through its go-between's process
+// group (Linux 6.9+; before that it ends on its own once ningen has
+// exited). Only the watchdog is in that group, and the pidfd never names
+// a group that took the number since.
+func (c *cgroup) retireWatchdog() {
+	if c.watchdog < 0 {
+		return
+	}
+	_ = killGroup(c.watchdog)
+	unix.Close(c.watchdog)
+	c.watchdog = -1
 }
 
 // shell runs argv in the background and exits: the quickest go-between,
@@ -485,7 +518,7 @@ func RunWatchdog(pid int, dir string, pidfd int, detach bool) error {
 	if _, err := os.Stat(dir); err != nil {
 		return nil // ningen ended the session and removed its group
 	}
-	cg := &cgroup{dir: dir, fd: -1}
+	cg := groupAt(dir)
 	if err := cg.kill(); err != nil {
 		return fmt.Errorf("watchdog: %w", err)
 	}

@@ -157,10 +157,10 @@ func testParent(t *testing.T) string {
 		ents, _ := os.ReadDir(p)
 		for _, e := range ents {
 			if e.IsDir() {
-				_ = (&cgroup{dir: filepath.Join(p, e.Name()), fd: -1}).remove()
+				_ = groupAt(filepath.Join(p, e.Name())).remove()
 			}
 		}
-		_ = (&cgroup{dir: p, fd: -1}).remove()
+		_ = groupAt(p).remove()
 	})
 	if _, err := os.Stat(filepath.Join(p, "cgroup.kill")); err != nil {
 		t.Skip("needs Linux 5.14+: no cgroup.kill")
@@ -288,7 +288,7 @@ func TestKillRemove(t *testing.T) {
 		_, d := sleeperIn(t, dir)
 		done = append(done, d)
 	}
-	c := &cgroup{dir: dir, fd: -1}
+	c := groupAt(dir)
 	if got := len(c.procs()); got != 200 {
 		t.Fatalf("procs = %d, want 200", got)
 	}
@@ -322,7 +322,7 @@ func TestRemoveNested(t *testing.T) {
 	dir := mustMkdir(t, filepath.Join(parent, groupName(os.Getpid())))
 	inner := mustMkdir(t, filepath.Join(mustMkdir(t, filepath.Join(dir, "a")), "b"))
 	_, done := sleeperIn(t, inner)
-	c := &cgroup{dir: dir, fd: -1}
+	c := groupAt(dir)
 	if err := c.kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func TestWaitEmptyDoesNotSpin(t *testing.T) {
 		t.Skip("needs Linux 5.2+: no cgroup.freeze")
 	}
 	sleeperIn(t, dir)
-	c := &cgroup{dir: dir, fd: -1}
+	c := groupAt(dir)
 	toggled := make(chan struct{})
 	go func() {
 		defer close(toggled)
@@ -378,7 +378,7 @@ func TestWaitEmptyDoesNotSpin(t *testing.T) {
 func TestWaitEmptyKillsAgain(t *testing.T) {
 	parent := testParent(t)
 	dir := mustMkdir(t, filepath.Join(parent, groupName(os.Getpid())))
-	c := &cgroup{dir: dir, fd: -1}
+	c := groupAt(dir)
 	_, first := sleeperIn(t, dir)
 	if err := c.signalKill(); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ package launcher
 
 import (
 	"errors"
-	"os"
 	"time"
 )
 
@@ -26,7 +25,7 @@ func (*cgroup) waitEmpty(time.Duration, func() error) error { return nil }
 func (*cgroup) remove() error                               { return nil }
 
 // There is no watchdog without cgroups.
-func startWatchdog([]string, string, *os.File) {}
+func (*cgroup) startWatchdog([]string) {}
 
 // RunWatchdog has nothing to watch without cgroups.
 func RunWatchdog(int, string, int, bool) error {

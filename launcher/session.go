@@ -121,7 +121,7 @@ func Start(cfg Config, onExit func()) (*Session, error) {
 	}
 	prep := cfg.Prepared
 	if prep == nil {
-		prep = Prepare(cfg.Track, cfg.Watchdog, cfg.Stderr)
+		prep = Prepare(cfg.Track, cfg.Watchdog)
 	}
 	s.cg, s.why, err = prep.take()
 	// Only now: the watchdog, started by the preparation, must not be
@@ -487,10 +487,10 @@ func (s *Session) Finish() {
 	s.tty.restore()
 }
 
-// Close removes the session's cgroup, emptied by Kill, and closes the
-// child's pidfd. Its error is the group's removal's. The watchdog, which
-// ends once ningen has exited, then tries again, and a start after that
-// cleans up what it could not.
+// Close removes the session's cgroup, emptied by Kill, which retires the
+// watchdog, and closes the child's pidfd. Its error is the group's
+// removal's: the watchdog, left running then, tries again once ningen has
+// exited, and a start after that cleans up what it could not.
 func (s *Session) Close() error {
 	signal.Stop(s.sweepChld)
 	if s.pidfd >= 0 {

@@ -27,26 +27,26 @@ type Preparation struct {
 }
 
 // Prepare makes the session's cgroup when track allows and the host lets
-// ningen write one, and starts its watchdog (argv watchdog, with stderr);
+// ningen write one, and starts its watchdog (argv watchdog);
 // it says why the mode in force was chosen. It also asks for the reaper's
 // SIGCHLD, which costs a round trip to the runtime's signal thread that a
 // start would otherwise wait for. A start given up before Start must call
 // Abandon.
-func Prepare(track Tracking, watchdog []string, stderr *os.File) *Preparation {
+func Prepare(track Tracking, watchdog []string) *Preparation {
 	p := &Preparation{done: make(chan struct{}), sigchld: make(chan os.Signal, 1)}
 	go func() {
 		defer close(p.done)
 		p.cg, p.why, p.err = chooseTracking(track)
 		if p.cg != nil {
-			startWatchdog(watchdog, p.cg.dir, stderr)
+			p.cg.startWatchdog(watchdog)
 		}
 		signal.Notify(p.sigchld, syscall.SIGCHLD)
 	}()
 	return p
 }
 
-// Abandon removes the group of a preparation no session took over; its
-// watchdog ends when ningen does. It is safe on nil and after Start.
+// Abandon removes the group of a preparation no session took over, and
+// retires its watchdog. It is safe on nil and after Start.
 func (p *Preparation) Abandon() {
 	if p == nil || p.taken.Swap(true) {
 		return

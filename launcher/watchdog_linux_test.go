@@ -41,11 +41,11 @@ func watchdogMain(args []string) int {
 }
 
 // TestWatchdogIsNoChild: the watchdog runs with the argv it was given, not
-// as a child of the process that started it, and watches that process
-// through descriptor 3, a pidfd of it. It is started by /bin/sh where there
-// is one, else by ningen itself with --detach; each is tried here. The
-// group is a name only: the watchdog acts once this test process exits,
-// and is killed before that.
+// as a child of the process that started it, watches that process through
+// descriptor 3, a pidfd of it, and holds nothing else of it open: its
+// standard streams are /dev/null. It is started by /bin/sh where there is
+// one, else by ningen itself with --detach; each is tried here. The group
+// is a name only, and its removal retires the watchdog (Linux 6.9+).
 func TestWatchdogIsNoChild(t *testing.T) {
 	for _, sh := range []string{"/bin/sh", filepath.Join(t.TempDir(), "no-shell")} {
 		t.Run(filepath.Base(sh), func(t *testing.T) {
@@ -55,9 +55,15 @@ func TestWatchdogIsNoChild(t *testing.T) {
 			self := strconv.Itoa(os.Getpid())
 			want := strings.Join([]string{os.Args[0], "watchdog", "--pid", self, "--cgroup", dir, "--pidfd", "3"}, "\x00") + "\x00"
 
-			startWatchdog([]string{os.Args[0], "watchdog"}, dir, os.Stderr)
+			c := groupAt(dir)
+			c.startWatchdog([]string{os.Args[0], "watchdog"})
 			w := awaitCmdline(t, dir, want)
-			defer func() { _ = unix.Kill(w, unix.SIGKILL) }()
+			wfd, err := unix.PidfdOpen(w, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(wfd)
+			defer func() { _ = unix.PidfdSendSignal(wfd, unix.SIGKILL, nil, 0) }()
 
 			if ppid := statPPID(t, w); ppid == os.Getpid() {
 				t.Errorf("the watchdog (pid %d) is a child of the process that started it", w)
@@ -68,6 +74,21 @@ func TestWatchdogIsNoChild(t *testing.T) {
 			}
 			if !bytes.Contains(info, []byte("\nPid:\t"+self+"\n")) {
 				t.Errorf("the watchdog's descriptor 3 is no pidfd of pid %s:\n%s", self, info)
+			}
+			for fd := range 3 {
+				if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", w, fd)); err != nil || l != os.DevNull {
+					t.Errorf("the watchdog's descriptor %d is %q (%v), want %s", fd, l, err, os.DevNull)
+				}
+			}
+
+			if err := c.remove(); err != nil {
+				t.Fatal(err)
+			}
+			if !groupSignal() {
+				t.Skip("needs Linux 6.9+ to retire the watchdog: pidfd_send_signal has no PIDFD_SIGNAL_PROCESS_GROUP")
+			}
+			if !waitExit(wfd, 10*time.Second) {
+				t.Error("the watchdog lives on after its group was removed")
 			}
 		})
 	}
