@@ -441,12 +441,11 @@ func (c *cgroup) startWatchdog(argv []string) {
 		return
 	}
 	defer devnull.Close()
-	path, args := goBetween(append(append([]string(nil), argv...),
-		"--pid", strconv.Itoa(os.Getpid()), "--cgroup", c.dir, "--pidfd", "3"))
+	path, args := goBetween(append(append([]string(nil), argv...), watchdogFlags(os.Getpid(), c.dir)...))
 	null := devnull.Fd()
 	gb := -1
 	pid, err := syscall.ForkExec(path, args, &syscall.ProcAttr{
-		Files: []uintptr{null, null, null, uintptr(self)},
+		Files: []uintptr{null, null, null, uintptr(self)}, // self is watchdogFlags' descriptor 3
 		Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &gb},
 	})
 	if err != nil {
@@ -479,6 +478,12 @@ func (c *cgroup) retireWatchdog() {
 // exec of ningen costs a Go start, about two.
 var shell = "/bin/sh"
 
+// watchdogFlags are the flags of `ningen watchdog` for the ningen pid and
+// its group dir, with ningen's pidfd as descriptor 3.
+func watchdogFlags(pid int, dir string) []string {
+	return []string{"--pid", strconv.Itoa(pid), "--cgroup", dir, "--pidfd", "3"}
+}
+
 // goBetween is what ningen starts so that argv runs as its grandchild,
 // whose parent has exited.
 func goBetween(argv []string) (string, []string) {
@@ -506,7 +511,7 @@ func RunWatchdog(pid int, dir string, pidfd int, detach bool) error {
 		if err != nil {
 			return fmt.Errorf("watchdog: %w", err)
 		}
-		args := []string{exe, "watchdog", "--pid", strconv.Itoa(pid), "--cgroup", dir, "--pidfd", "3"}
+		args := append([]string{exe, "watchdog"}, watchdogFlags(pid, dir)...)
 		if _, err := syscall.ForkExec(exe, args, &syscall.ProcAttr{Files: []uintptr{0, 1, 2, uintptr(pidfd)}}); err != nil {
 			return fmt.Errorf("watchdog: start: %w", err)
 		}

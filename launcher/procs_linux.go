@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -44,13 +43,7 @@ func killGroup(pidfd int) error {
 
 // notSubreaper clears the subreaper mark that whoever exec'd ningen may
 // have left on it.
-func notSubreaper() error {
-	var on int32
-	if err := unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&on)), 0, 0, 0); err != nil || on == 0 {
-		return err
-	}
-	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
-}
+func notSubreaper() error { return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) }
 
 // becomeSubreaper makes every orphan in the child's tree ningen's child.
 func becomeSubreaper() error {

@@ -124,14 +124,10 @@ func Start(cfg Config, onExit func()) (*Session, error) {
 		prep = Prepare(cfg.Track, cfg.Watchdog)
 	}
 	s.cg, s.why, err = prep.take()
-	// Only now: the watchdog, started by the preparation, must not be
-	// adopted by ningen (see startWatchdog).
-	if serr := becomeSubreaper(); serr != nil {
-		signal.Stop(prep.sigchld)
-		if s.cg != nil {
-			_ = s.cg.remove()
-		}
-		return nil, serr
+	if err == nil {
+		// Only now: the watchdog, started by the preparation, must not be
+		// adopted by ningen (see startWatchdog).
+		err = becomeSubreaper()
 	}
 	sigchld := prep.sigchld // asked for already
 	s.sweepChld = make(chan os.Signal, 1)
